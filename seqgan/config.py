@@ -1,0 +1,369 @@
+"""Typed configuration: defaults are the paper's (and its reference code's), presets scale them down.
+
+Every field carries a one-line docstring (the string under it); `seqgan train --help-config`
+prints them. Validation happens in `__post_init__` so a bad value fails before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from seqgan.errors import ConfigError
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def _positive(section: str, **values: float) -> None:
+    for name, value in values.items():
+        _check(value > 0, f"{section}.{name} must be > 0, got {value!r}; set e.g. --set {section}.{name}=1")
+
+
+def _non_negative(section: str, **values: float) -> None:
+    for name, value in values.items():
+        _check(value >= 0, f"{section}.{name} must be >= 0, got {value!r}")
+
+
+@dataclass
+class OracleConfig:
+    """The synthetic oracle: a fixed LSTM that writes the training data and scores the generator."""
+
+    source: str = "paper"
+    """'paper' (the authors' oracle, vocab 5000) or 'random' (fresh N(0,1) parameters)."""
+    vocab_size: int = 5000
+    """Vocabulary of a random oracle (the paper oracle's is fixed at 5000)."""
+    emb_dim: int = 32
+    """Embedding width of a random oracle."""
+    hidden_dim: int = 32
+    """LSTM width of a random oracle."""
+    seq_len: int = 20
+    """Length T of every sequence."""
+    seed: int = 88
+    """Seed of a random oracle's parameters (independent of the run seed)."""
+    num_train: int = 10_000
+    """Oracle samples forming the real training data (the reference code's generate_num)."""
+    num_eval: int = 10_000
+    """Generator samples scored for NLL_oracle."""
+
+    def __post_init__(self) -> None:
+        _check(self.source in ("paper", "random"), f"oracle.source must be 'paper' or 'random', got {self.source!r}")
+        _positive("oracle", vocab_size=self.vocab_size, emb_dim=self.emb_dim, hidden_dim=self.hidden_dim,
+                  num_train=self.num_train, num_eval=self.num_eval)
+        _check(self.seq_len >= 2, f"oracle.seq_len must be >= 2 (a rollout needs a prefix), got {self.seq_len}")
+        if self.source == "paper":
+            _check((self.vocab_size, self.emb_dim, self.hidden_dim) == (5000, 32, 32),
+                   "the paper oracle has vocab_size 5000, emb_dim 32, hidden_dim 32; "
+                   "to change them use --set oracle.source=random")
+
+
+@dataclass
+class GeneratorConfig:
+    """G_θ: the LSTM policy and its optimisers."""
+
+    emb_dim: int = 32
+    """Token embedding width."""
+    hidden_dim: int = 32
+    """LSTM hidden width."""
+    init_std: float = 0.1
+    """Standard deviation of the N(0, std) initialisation of every parameter (reference code)."""
+    lr: float = 0.01
+    """Adam learning rate for MLE pretraining."""
+    pg_lr: float = 0.01
+    """Adam learning rate of the adversarial phase (a fresh optimiser, as the reference code)."""
+    grad_clip: float = 5.0
+    """Global gradient-norm clip for both MLE and policy-gradient steps."""
+    batch_size: int = 64
+    """Sequences per MLE batch and per policy-gradient step."""
+
+    def __post_init__(self) -> None:
+        _positive("generator", emb_dim=self.emb_dim, hidden_dim=self.hidden_dim, init_std=self.init_std,
+                  lr=self.lr, pg_lr=self.pg_lr, grad_clip=self.grad_clip, batch_size=self.batch_size)
+
+
+@dataclass
+class DiscriminatorConfig:
+    """D_φ: the CNN of Kim (2014) with highway and dropout."""
+
+    emb_dim: int = 64
+    """Token embedding width."""
+    filter_sizes: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20])
+    """Convolution widths."""
+    num_filters: list[int] = field(default_factory=lambda: [100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160])
+    """Feature maps per width (same length as filter_sizes)."""
+    dropout: float = 0.25
+    """Dropout before the output layer (keep probability 0.75 in the reference code)."""
+    l2_reg: float = 0.2
+    """L2 penalty on the output layer (tf.nn.l2_loss, i.e. half the squared norm)."""
+    lr: float = 1e-4
+    """Adam learning rate."""
+    batch_size: int = 64
+    """Sequences per discriminator batch."""
+
+    def __post_init__(self) -> None:
+        _positive("discriminator", emb_dim=self.emb_dim, lr=self.lr, batch_size=self.batch_size)
+        _non_negative("discriminator", l2_reg=self.l2_reg)
+        _check(0 <= self.dropout < 1, f"discriminator.dropout must be in [0, 1), got {self.dropout}")
+        _check(len(self.filter_sizes) > 0 and len(self.filter_sizes) == len(self.num_filters),
+               f"discriminator.filter_sizes ({len(self.filter_sizes)} entries) and num_filters "
+               f"({len(self.num_filters)} entries) must be non-empty lists of the same length")
+        _check(all(w > 0 for w in self.filter_sizes) and all(n > 0 for n in self.num_filters),
+               "discriminator.filter_sizes and num_filters must hold positive integers")
+
+
+@dataclass
+class TrainConfig:
+    """Algorithm 1: pretraining and the adversarial schedule."""
+
+    pretrain_epochs: int = 120
+    """MLE pretraining epochs of G_θ over the real data."""
+    d_pretrain_steps: int = 50
+    """Discriminator pretraining steps, each on fresh negatives."""
+    d_pretrain_epochs: int = 3
+    """Epochs over real + fresh negatives per pretraining step."""
+    adversarial_rounds: int = 200
+    """Adversarial rounds (the reference code's TOTAL_BATCH)."""
+    g_steps: int = 1
+    """Policy-gradient steps of G_θ per round."""
+    d_steps: int = 5
+    """Discriminator steps per round, each on fresh negatives."""
+    d_epochs: int = 3
+    """k: epochs over real + negatives per d-step."""
+    rollout_num: int = 16
+    """Monte Carlo rollouts per prefix (N in Eq. 4)."""
+    update_rate: float = 0.8
+    """r in β ← r·β + (1−r)·θ after each round; 0 makes G_β = G_θ."""
+    num_negatives: int = 10_000
+    """Generated sequences per d-step (balanced against as many real ones)."""
+    pg_baseline: str = "none"
+    """'none' (the paper) or 'mean': subtract the batch mean of Q at each step."""
+    eval_every: int = 5
+    """Evaluate NLL_oracle every this many epochs/rounds (and at the end of each phase)."""
+    checkpoint_every: int = 5
+    """Write the run checkpoint every this many epochs/rounds (and at the end of each phase)."""
+
+    def __post_init__(self) -> None:
+        _non_negative("train", pretrain_epochs=self.pretrain_epochs, d_pretrain_steps=self.d_pretrain_steps,
+                      adversarial_rounds=self.adversarial_rounds, g_steps=self.g_steps, d_steps=self.d_steps)
+        _positive("train", d_pretrain_epochs=self.d_pretrain_epochs, d_epochs=self.d_epochs,
+                  rollout_num=self.rollout_num, num_negatives=self.num_negatives, eval_every=self.eval_every,
+                  checkpoint_every=self.checkpoint_every)
+        _check(0 <= self.update_rate <= 1, f"train.update_rate must be in [0, 1], got {self.update_rate}")
+        _check(self.pg_baseline in ("none", "mean"), f"train.pg_baseline must be 'none' or 'mean', got {self.pg_baseline!r}")
+
+
+@dataclass
+class RuntimeConfig:
+    """Where and how the work runs."""
+
+    device: str = "auto"
+    """'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'."""
+    memory_budget_mb: int = 1024
+    """Bound on the large temporary tensors of sampling and rewards; work is chunked to fit."""
+    threads: int = 0
+    """CPU threads for PyTorch; 0 keeps PyTorch's default."""
+
+    def __post_init__(self) -> None:
+        _check(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
+               f"runtime.device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
+        _positive("runtime", memory_budget_mb=self.memory_budget_mb)
+        _non_negative("runtime", threads=self.threads)
+
+
+@dataclass
+class Config:
+    """A whole SeqGAN run on the synthetic oracle."""
+
+    seed: int = 0
+    """Seed of the run: data, initialisation, sampling, dropout."""
+    oracle: OracleConfig = field(default_factory=OracleConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "config") -> Config:
+        """Build from nested dicts, rejecting unknown keys with a suggestion."""
+        return _build(cls, data, where)
+
+    def override(self, assignments: list[str]) -> Config:
+        """Apply `section.key=value` strings (values parsed as TOML, else taken as text)."""
+        data = self.to_dict()
+        for item in assignments:
+            key, sep, raw = item.partition("=")
+            _check(bool(sep) and bool(key.strip()), f"--set expects key=value (e.g. train.rollout_num=8), got {item!r}")
+            path = key.strip().split(".")
+            node = data
+            for part in path[:-1]:
+                _check(isinstance(node.get(part), dict), f"unknown config section {'.'.join(path[:-1])!r} in --set {item!r}; "
+                       f"sections: {', '.join(k for k, v in data.items() if isinstance(v, dict))}")
+                node = node[part]
+            # An unknown final key is reported by from_dict, with a suggestion.
+            node[path[-1]] = _parse_value(raw.strip())
+        return Config.from_dict(data, where="--set")
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    _check(isinstance(data, dict), f"{where}: expected a table of settings, got {type(data).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            hint = difflib.get_close_matches(key, known, n=1)
+            suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; valid keys: {', '.join(known)}"
+            raise ConfigError(f"{where}: unknown setting {key!r}{suggestion}")
+        f = known[key]
+        if cls is Config and key in _SECTIONS:
+            kwargs[key] = _build(_SECTIONS[key], value, f"{where}.{key}")
+        else:
+            kwargs[key] = _coerce(value, f, f"{where}.{key}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a missing/extra argument the checks above did not catch
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _coerce(value: Any, f: dataclasses.Field, where: str) -> Any:
+    """Check a value against the field's declared type; ints are accepted for floats."""
+    kind = str(f.type)
+    if kind == "int":
+        _check(isinstance(value, int) and not isinstance(value, bool), f"{where} must be an integer, got {value!r}")
+    elif kind == "float":
+        _check(isinstance(value, (int, float)) and not isinstance(value, bool), f"{where} must be a number, got {value!r}")
+        value = float(value)
+    elif kind == "str":
+        _check(isinstance(value, str), f"{where} must be a string, got {value!r}")
+    elif kind.startswith("list[int]"):
+        _check(isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value),
+               f"{where} must be a list of integers, got {value!r}")
+    return value
+
+
+_SECTIONS: dict[str, type] = {
+    "oracle": OracleConfig,
+    "generator": GeneratorConfig,
+    "discriminator": DiscriminatorConfig,
+    "train": TrainConfig,
+    "runtime": RuntimeConfig,
+}
+
+
+def _preset_paper() -> Config:
+    return Config()
+
+
+def _preset_small() -> Config:
+    """CPU-sized: about 5-10 minutes on 2 cores; the adversarial phase still beats the MLE plateau."""
+    return Config(
+        discriminator=DiscriminatorConfig(emb_dim=32, filter_sizes=[2, 3, 4, 5, 8, 12], num_filters=[32, 32, 32, 32, 32, 32]),
+        train=TrainConfig(pretrain_epochs=40, d_pretrain_steps=10, d_pretrain_epochs=1, adversarial_rounds=40,
+                          d_steps=1, d_epochs=1, num_negatives=5000),
+    )
+
+
+def _preset_tiny() -> Config:
+    """Seconds: a small random oracle, for tests and smoke runs."""
+    return Config(
+        oracle=OracleConfig(source="random", vocab_size=50, emb_dim=8, hidden_dim=8, seq_len=8, num_train=256, num_eval=256),
+        generator=GeneratorConfig(emb_dim=8, hidden_dim=8, batch_size=16),
+        discriminator=DiscriminatorConfig(emb_dim=8, filter_sizes=[2, 3], num_filters=[8, 8], batch_size=32),
+        train=TrainConfig(pretrain_epochs=4, d_pretrain_steps=2, d_pretrain_epochs=1, adversarial_rounds=4,
+                          d_steps=1, d_epochs=1, rollout_num=4, num_negatives=128, eval_every=2, checkpoint_every=2),
+    )
+
+
+PRESETS = {"paper": _preset_paper, "small": _preset_small, "tiny": _preset_tiny}
+
+
+def preset(name: str) -> Config:
+    """Return a fresh config for a named preset."""
+    if name not in PRESETS:
+        hint = difflib.get_close_matches(name, PRESETS, n=1)
+        raise ConfigError(f"unknown preset {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+                          + f" (presets: {', '.join(PRESETS)})")
+    return PRESETS[name]()
+
+
+def load_config(path: str | Path, base: Config | None = None) -> Config:
+    """Read a TOML config file; a `preset = "name"` key at the top picks the base it overrides."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} not found") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    name = data.pop("preset", None)
+    start = preset(name) if name is not None else (base or Config())
+    merged = _merge(start.to_dict(), data)
+    return Config.from_dict(merged, where=str(path))
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def to_toml(cfg: Config) -> str:
+    """Write a config as TOML (flat sections of scalars and lists)."""
+    data = cfg.to_dict()
+    lines = [f"seed = {data.pop('seed')}", ""]
+    for section, values in data.items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def describe() -> str:
+    """Every setting with its default and docstring: the documentation `--help-config` prints."""
+    import ast
+    import inspect
+
+    out = []
+    for section, cls in [("", Config)] + list(_SECTIONS.items()):
+        tree = ast.parse(inspect.getsource(cls))
+        body = tree.body[0].body  # type: ignore[attr-defined]
+        docs: dict[str, str] = {}
+        for prev, node in zip(body, body[1:]):
+            if isinstance(prev, ast.AnnAssign) and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+                docs[prev.target.id] = str(node.value.value)  # type: ignore[union-attr]
+        defaults = cls()
+        if section:
+            out.append(f"[{section}]  {cls.__doc__}")
+        for f in fields(cls):
+            if f.name in _SECTIONS:
+                continue
+            name = f"{section}.{f.name}" if section else f.name
+            out.append(f"  {name} = {_toml_value(getattr(defaults, f.name))}\n      {docs.get(f.name, '')}")
+    return "\n".join(out)

@@ -1,0 +1,130 @@
+"""G_β and the Monte Carlo estimate of Q(s, a) (Eq. 4).
+
+For a sampled sequence Y_1:T and every prefix length t < T, `rollout_num` continuations Y_t+1:T are
+drawn from the rollout policy G_β and scored by the reward function (D_φ); Q at step t is their mean
+reward, and Q at t = T is the reward of Y itself.
+
+`Rollout.rewards` does this batched: one pass of G_β over Y gives the state after every prefix, and
+then all prefixes and all rollouts advance together, one position at a time. Rows are ordered by
+prefix length, so at position p the rows still generating (prefix length < p) are one contiguous
+slice: no prefix is re-run and nothing is computed for rows that are already complete.
+`naive_rewards` is the plain per-rollout, per-prefix loop of the reference code, kept as the
+reference that tests and benchmarks compare against.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import torch
+
+from seqgan.generator import LSTMPolicy, sample_from_hidden, sample_from_logits
+
+RewardFn = Callable[[torch.Tensor], torch.Tensor]
+"""Maps complete sequences (N, T) to rewards (N,): D_φ's probability of real, BLEU, ..."""
+
+
+class Rollout:
+    """G_β: a delayed copy of G_θ used only to complete partial sequences."""
+
+    def __init__(self, generator: LSTMPolicy, update_rate: float = 0.8):
+        if not 0.0 <= update_rate <= 1.0:
+            raise ValueError(f"update_rate must be in [0, 1], got {update_rate}")
+        self.update_rate = update_rate
+        self.policy = copy.deepcopy(generator).requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, generator: LSTMPolicy) -> None:
+        """β ← r·β + (1 − r)·θ. (The reference code builds this op but never runs it; here it takes effect.)"""
+        for beta, theta in zip(self.policy.parameters(), generator.parameters()):
+            beta.mul_(self.update_rate).add_(theta.detach(), alpha=1.0 - self.update_rate)
+
+    def rewards(self, sequences_BxT: torch.Tensor, reward_fn: RewardFn, rollout_num: int,
+                uniforms: torch.Tensor | None = None, memory_budget_mb: float = 1024) -> torch.Tensor:
+        """Q(Y_1:t−1, y_t) for every t: (B, T). See `batched_rewards`."""
+        return batched_rewards(self.policy, sequences_BxT, reward_fn, rollout_num, uniforms, memory_budget_mb)
+
+
+def rollout_uniforms(batch: int, seq_len: int, rollout_num: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Random draws for a whole reward pass: (N, T−1, B, T); entry [n, t−1, b, p−1] draws position p
+    of rollout n from prefix length t of sequence b (only p > t are used)."""
+    return torch.rand(rollout_num, seq_len - 1, batch, seq_len, device=device)
+
+
+@torch.no_grad()
+def batched_rewards(policy: LSTMPolicy, sequences_BxT: torch.Tensor, reward_fn: RewardFn, rollout_num: int,
+                    uniforms: torch.Tensor | None = None, memory_budget_mb: float = 1024) -> torch.Tensor:
+    """Monte Carlo Q for every prefix of every sequence, all prefixes and rollouts at once: (B, T)."""
+    B, T = sequences_BxT.shape
+    device = sequences_BxT.device
+    h_BxTxH, c_BxTxH = policy.states(sequences_BxT)  # s_1..s_T; s_{t+1} has consumed the prefix y_1..y_t
+    table, weight_HxV, bias_V = policy.input_table(), policy.output_weight_t(), policy.output.bias
+
+    # A "seed" is one (rollout n, sequence b) pair, m = n·B + b. Seeds are processed in chunks whose
+    # rows ((T−1) per seed: states, tokens, rewards) fit the memory budget.
+    seeds = rollout_num * B
+    bytes_per_seed = (T - 1) * (2 * policy.hidden_dim * 4 + T * 8 + 4 * 4)
+    chunk = max(1, min(seeds, int(memory_budget_mb * 2**20 // bytes_per_seed)))
+    q_sum_BxTm1 = torch.zeros(B, T - 1, dtype=torch.float64, device=device)
+
+    for m0 in range(0, seeds, chunk):
+        m_M = torch.arange(m0, min(seeds, m0 + chunk), device=device)
+        M = len(m_M)
+        n_M, b_M = m_M // B, m_M % B
+        # Row r = (t−1)·M + i continues sequence b_M[i] from prefix length t; rows grouped by t.
+        seqs_PxMxT = sequences_BxT[b_M].unsqueeze(0).repeat(T - 1, 1, 1)  # P = T−1 prefix lengths
+        seqs_RxT = seqs_PxMxT.view(-1, T)
+        h = h_BxTxH.new_empty((T - 1) * M, policy.hidden_dim)
+        c = torch.empty_like(h)
+        for p in range(2, T + 1):  # 1-based position being drawn
+            # Prefix length t = p − 1 joins now, starting from s_p (after consuming y_1..y_{p−1}).
+            joining = slice((p - 2) * M, (p - 1) * M)
+            h[joining], c[joining] = h_BxTxH[b_M, p - 1], c_BxTxH[b_M, p - 1]
+            active = (p - 1) * M  # prefixes t = 1..p−1 are still generating
+            if uniforms is None:
+                u_R = torch.rand(active, device=device)
+            else:
+                t_R = torch.arange(1, p, device=device).repeat_interleave(M)
+                u_R = uniforms[n_M.repeat(p - 1), t_R - 1, b_M.repeat(p - 1), p - 1]
+            tokens_R = sample_from_hidden(h[:active], weight_HxV, bias_V, u_R)
+            seqs_RxT[:active, p - 1] = tokens_R
+            if p < T:
+                h[:active], c[:active] = policy.step(table, tokens_R, h[:active], c[:active])
+        rewards_PxM = reward_fn(seqs_RxT).view(T - 1, M).to(torch.float64)
+        q_sum_BxTm1.index_add_(0, b_M, rewards_PxM.T)
+
+    q_BxT = torch.empty(B, T, dtype=torch.float64, device=device)
+    q_BxT[:, :T - 1] = q_sum_BxTm1 / rollout_num
+    q_BxT[:, T - 1] = reward_fn(sequences_BxT).to(torch.float64)  # the complete sequence: D(Y), once
+    return q_BxT.to(h_BxTxH.dtype)
+
+
+@torch.no_grad()
+def naive_rewards(policy: LSTMPolicy, sequences_BxT: torch.Tensor, reward_fn: RewardFn, rollout_num: int,
+                  uniforms: torch.Tensor | None = None) -> torch.Tensor:
+    """The reference code's loop: for each rollout, for each prefix, re-run the prefix, sample the rest
+    token by token and score the batch. Without `uniforms` it samples with `torch.multinomial` as the
+    popular implementations do. Reference for tests and benchmarks only: (B, T)."""
+    B, T = sequences_BxT.shape
+    q_BxT = torch.zeros(B, T, dtype=torch.float64, device=sequences_BxT.device)
+    table = policy.input_table()
+    for n in range(rollout_num):
+        for t in range(1, T):
+            h, c = policy.zero_state(B)
+            tokens_B = torch.full((B,), policy.start_token, dtype=torch.long, device=sequences_BxT.device)
+            completed_BxT = sequences_BxT.clone()
+            for p in range(1, T + 1):
+                h, c = policy.step(table, tokens_B, h, c)
+                if p <= t:
+                    tokens_B = sequences_BxT[:, p - 1]  # teacher-force the given prefix
+                    continue
+                logits_BxV = policy.output(h)
+                if uniforms is None:
+                    tokens_B = torch.multinomial(torch.softmax(logits_BxV, dim=-1), 1).squeeze(1)
+                else:
+                    tokens_B = sample_from_logits(logits_BxV, uniforms[n, t - 1, :, p - 1])
+                completed_BxT[:, p - 1] = tokens_B
+            q_BxT[:, t - 1] += reward_fn(completed_BxT).to(torch.float64)
+        q_BxT[:, T - 1] += reward_fn(sequences_BxT).to(torch.float64)
+    return (q_BxT / rollout_num).to(policy.output.weight.dtype)

@@ -1,0 +1,214 @@
+"""A run folder: resolved config, metrics.jsonl, TensorBoard events, checkpoints, samples, the learning curve.
+
+`train(cfg, out_dir)` is the Python API behind `seqgan train`: it prepares the folder (or resumes it),
+runs the trainer, and writes everything a user looks at afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seqgan.config import Config, to_toml
+from seqgan.errors import ConfigError
+from seqgan.oracle import write_token_file
+from seqgan.train import Callbacks, Progress, SeqGANTrainer, load_checkpoint, save_atomic
+
+log = logging.getLogger(__name__)
+
+NUM_SAMPLES_SAVED = 1000
+
+
+class RunWriter(Callbacks):
+    """Writes evaluations to metrics.jsonl and TensorBoard as they happen."""
+
+    def __init__(self, run_dir: Path, records: list[dict[str, Any]], tb_purge_step: int | None = None):
+        self.run_dir = run_dir
+        # Rewrite metrics.jsonl from the checkpoint's records: evaluations made after the last
+        # checkpoint of an interrupted run are dropped here and made again, identically.
+        with open(run_dir / "metrics.jsonl", "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r) + "\n" for r in records)
+        self.tb = _summary_writer(run_dir / "tb", tb_purge_step)
+        self.global_step = 0
+
+    def unit_end(self, phase: str, done: int, total: int, scalars: dict[str, float]) -> None:
+        self.global_step += 1
+        if self.tb:
+            for key, value in scalars.items():
+                self.tb.add_scalar(f"{phase}/{key}", value, self.global_step)
+
+    def evaluation(self, record: dict[str, Any]) -> None:
+        with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.tb:
+            self.tb.add_scalar("eval/nll_oracle", record["nll_oracle"], record["global_epoch"])
+            self.tb.flush()
+
+    def close(self) -> None:
+        if self.tb:
+            self.tb.close()
+
+
+class MultiCallbacks(Callbacks):
+    """Fan one trainer's hooks out to several listeners."""
+
+    def __init__(self, *listeners: Callbacks):
+        self.listeners = listeners
+
+    def phase_start(self, *args: Any) -> None:
+        for c in self.listeners:
+            c.phase_start(*args)
+
+    def unit_end(self, *args: Any) -> None:
+        for c in self.listeners:
+            c.unit_end(*args)
+
+    def evaluation(self, *args: Any) -> None:
+        for c in self.listeners:
+            c.evaluation(*args)
+
+    def checkpoint(self, *args: Any) -> None:
+        for c in self.listeners:
+            c.checkpoint(*args)
+
+
+def _summary_writer(path: Path, purge_step: int | None) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional at run time
+        log.warning("tensorboard is not installed; skipping TensorBoard logs (pip install tensorboard)")
+        return None
+    return SummaryWriter(str(path), purge_step=purge_step)
+
+
+def prepare_run_dir(out_dir: str | Path, cfg: Config, resume: bool) -> Path:
+    """Create the run folder, or check that resuming it is safe; never overwrites a finished run."""
+    run_dir = Path(out_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"--out {str(run_dir)!r} is a file; give a folder path")
+    if run_dir.exists() and any(run_dir.iterdir()) and not resume:
+        raise ConfigError(f"run folder {str(run_dir)!r} already exists; add --resume to continue it, "
+                          "or choose another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path = run_dir / "config.toml"
+    if resume and config_path.exists():
+        from seqgan.config import load_config
+
+        if load_config(config_path).to_dict() != cfg.to_dict():
+            raise ConfigError(f"{str(config_path)!r} differs from this command's configuration; resume with the "
+                              "same options (or the saved config: --config " + str(config_path) + ")")
+    config_path.write_text(to_toml(cfg), encoding="utf-8")
+    return run_dir
+
+
+def train(cfg: Config, out_dir: str | Path, resume: bool = False, callbacks: Callbacks | None = None) -> dict[str, Any]:
+    """Train SeqGAN on the oracle into a run folder; returns the summary (also written to summary.json)."""
+    run_dir = prepare_run_dir(out_dir, cfg, resume)
+    trainer = SeqGANTrainer(cfg, run_dir)
+    resumed = trainer.resume() if resume else False
+    writer = RunWriter(run_dir, trainer.records, tb_purge_step=trainer.global_step() + 1 if resumed else None)
+    writer.global_step = trainer.global_step()
+    trainer.callbacks = MultiCallbacks(writer, callbacks) if callbacks else writer
+    handler = logging.FileHandler(run_dir / "train.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    package_log = logging.getLogger("seqgan")
+    package_log.addHandler(handler)
+    package_log.setLevel(logging.INFO)
+    try:
+        trainer.fit()
+    finally:
+        writer.close()
+        package_log.removeHandler(handler)
+        handler.close()
+    return finish_run(trainer, run_dir)
+
+
+def finish_run(trainer: SeqGANTrainer, run_dir: Path) -> dict[str, Any]:
+    """Samples, the generator alone, the learning curve and summary.json of a finished run."""
+    cfg = trainer.cfg
+    samples_dir = run_dir / "samples"
+    samples_dir.mkdir(exist_ok=True)
+    write_token_file(samples_dir / "final.txt", trainer.generator.sample(NUM_SAMPLES_SAVED).cpu())
+    save_atomic(generator_artifact(trainer), run_dir / "checkpoints" / "generator.pt")
+    plot_learning_curve(trainer.records, cfg.train.pretrain_epochs, run_dir / "learning_curve.png")
+    summary = summarize(trainer.records)
+    summary["wall_time_s"] = round(trainer.wall_time(), 1)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+def generator_artifact(trainer: SeqGANTrainer) -> dict[str, Any]:
+    """What `seqgan sample` needs: G_θ's weights and its shape."""
+    g = trainer.cfg.generator
+    return {"format": 1, "kind": "generator", "generator": trainer.generator.state_dict(),
+            "vocab_size": trainer.oracle.vocab_size, "seq_len": trainer.cfg.oracle.seq_len,
+            "emb_dim": g.emb_dim, "hidden_dim": g.hidden_dim, "config": trainer.cfg.to_dict()}
+
+
+def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """NLL_oracle at the end of MLE pretraining and at the end of adversarial training."""
+    mle = [r for r in records if r["phase"] == "mle"]
+    adv = [r for r in records if r["phase"] == "adversarial"]
+    return {"nll_oracle_mle": mle[-1]["nll_oracle"] if mle else None,
+            "nll_oracle_seqgan": adv[-1]["nll_oracle"] if adv else None,
+            "best_nll_oracle_seqgan": min(r["nll_oracle"] for r in adv) if adv else None}
+
+
+def plot_learning_curve(records: list[dict[str, Any]], pretrain_epochs: int, path: Path) -> None:
+    """NLL_oracle against epochs, the MLE → adversarial boundary marked (the paper's Figure 2)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for phase, colour, label in [("mle", "tab:blue", "MLE pretraining"), ("adversarial", "tab:red", "SeqGAN (adversarial)")]:
+        pts = [(r["global_epoch"], r["nll_oracle"]) for r in records if r["phase"] == phase]
+        if pts:
+            ax.plot(*zip(*pts), color=colour, label=label, marker=".")
+    ax.axvline(pretrain_epochs, color="grey", linestyle="--", linewidth=1)
+    ax.text(pretrain_epochs, ax.get_ylim()[1], " adversarial →", va="top", fontsize=8, color="grey")
+    ax.set_xlabel("epoch (MLE epochs, then adversarial rounds)")
+    ax.set_ylabel("NLL_oracle")
+    ax.set_title("Learning curve on the synthetic oracle")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def load_generator(path: str | Path, device: torch.device | str = "cpu") -> torch.nn.Module:
+    """G_θ from a run folder, its checkpoints/latest.pt or generator.pt, or either file directly."""
+    from seqgan.errors import CheckpointError
+    from seqgan.generator import Generator
+
+    path = Path(path)
+    if path.is_dir():
+        for candidate in (path / "checkpoints" / "generator.pt", path / "checkpoints" / "latest.pt",
+                          path / "generator.pt", path / "latest.pt"):
+            if candidate.is_file():
+                path = candidate
+                break
+        else:
+            raise CheckpointError(f"no checkpoint in {str(path)!r} (looked for checkpoints/generator.pt and "
+                                  "checkpoints/latest.pt); train first with seqgan train --out DIR")
+    state = load_checkpoint(path, device)
+    if "emb_dim" in state:
+        vocab, seq_len, emb, hidden = state["vocab_size"], state["seq_len"], state["emb_dim"], state["hidden_dim"]
+    else:
+        g = state["config"]["generator"]
+        vocab, seq_len, emb, hidden = state["vocab_size"], state["seq_len"], g["emb_dim"], g["hidden_dim"]
+    generator = Generator(vocab, emb, hidden, seq_len)
+    try:
+        generator.load_state_dict(state["generator"])
+    except (RuntimeError, KeyError) as exc:
+        raise CheckpointError(f"checkpoint {str(path)!r} does not fit a generator of vocabulary {vocab}: "
+                              f"{str(exc).splitlines()[0]}") from None
+    return generator.to(device).eval()
+
+
+__all__ = ["train", "RunWriter", "load_generator", "summarize", "plot_learning_curve", "Progress"]

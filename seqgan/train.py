@@ -1,0 +1,345 @@
+"""Algorithm 1 of the paper on the synthetic oracle: MLE pretraining, D pretraining, adversarial rounds.
+
+`SeqGANTrainer.fit` is the algorithm; the work lives in the small step methods it calls. Training is
+cut into units (an MLE epoch, a D-pretraining step, an adversarial round); a checkpoint holds
+everything needed to continue after any completed unit exactly as an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seqgan.config import Config
+from seqgan.discriminator import Discriminator
+from seqgan.errors import CheckpointError, ConfigError, TrainingDiverged
+from seqgan.generator import Generator
+from seqgan.oracle import Oracle
+from seqgan.policy_gradient import pg_loss
+from seqgan.rollout import Rollout
+
+log = logging.getLogger(__name__)
+
+PHASES = ("mle", "d_pretrain", "adversarial", "done")
+CHECKPOINT_FORMAT = 1
+
+
+def seed_everything(seed: int) -> None:
+    """One seed for every random draw of a run (all of them come from torch's generators)."""
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"runtime.device is {name!r} but CUDA is not available here; use --set runtime.device=cpu")
+    return torch.device(name)
+
+
+def build_oracle(cfg: Config) -> Oracle:
+    o = cfg.oracle
+    if o.source == "paper":
+        return Oracle.paper(seq_len=o.seq_len)
+    return Oracle.random(o.vocab_size, o.emb_dim, o.hidden_dim, o.seq_len, seed=o.seed)
+
+
+class Callbacks:
+    """Hooks the trainer calls; the library never prints, the CLI implements these."""
+
+    def phase_start(self, phase: str, done: int, total: int) -> None: ...
+    def unit_end(self, phase: str, done: int, total: int, scalars: dict[str, float]) -> None: ...
+    def evaluation(self, record: dict[str, Any]) -> None: ...
+    def checkpoint(self, path: Path, progress: Progress) -> None: ...
+
+
+@dataclass
+class Progress:
+    """Where a run stands: the current phase and how many of its units are complete."""
+
+    phase: str = "mle"
+    done: int = 0
+
+
+class SeqGANTrainer:
+    """G_θ, D_φ, G_β, the oracle and the three optimisers of one run."""
+
+    def __init__(self, cfg: Config, run_dir: str | Path | None = None, callbacks: Callbacks | None = None):
+        self.cfg = cfg
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.callbacks = callbacks or Callbacks()
+        self.device = resolve_device(cfg.runtime.device)
+        if cfg.runtime.threads:
+            torch.set_num_threads(cfg.runtime.threads)
+        g, d, t = cfg.generator, cfg.discriminator, cfg.train
+        self.totals = {"mle": t.pretrain_epochs, "d_pretrain": t.d_pretrain_steps, "adversarial": t.adversarial_rounds}
+        if max(d.filter_sizes) > cfg.oracle.seq_len:
+            raise ConfigError(f"discriminator.filter_sizes has width {max(d.filter_sizes)} > oracle.seq_len "
+                              f"{cfg.oracle.seq_len}; drop the wider filters")
+
+        seed_everything(cfg.seed)
+        self.oracle = build_oracle(cfg).to(self.device)
+        self.real_data = self._oracle_data(cfg.oracle.num_train)
+        self.generator = Generator(self.oracle.vocab_size, g.emb_dim, g.hidden_dim, cfg.oracle.seq_len, g.init_std).to(self.device)
+        self.discriminator = Discriminator(self.oracle.vocab_size, cfg.oracle.seq_len, d.emb_dim, d.filter_sizes,
+                                           d.num_filters, d.dropout, d.l2_reg).to(self.device)
+        self.rollout: Rollout | None = None  # G_β exists from the start of the adversarial phase
+        self.mle_opt = torch.optim.Adam(self.generator.parameters(), lr=g.lr)
+        # A fresh Adam for policy gradient: the MLE moments would swamp the tiny early rewards.
+        self.pg_opt = torch.optim.Adam(self.generator.parameters(), lr=g.pg_lr)
+        self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=d.lr)
+        self.progress = Progress()
+        self.records: list[dict[str, Any]] = []
+        self.elapsed = 0.0  # seconds of training before this process (restored on resume)
+        self._started = time.perf_counter()
+
+    def global_step(self) -> int:
+        """Units completed over all phases (TensorBoard's step)."""
+        earlier = PHASES[:PHASES.index(self.progress.phase)]
+        return self.progress.done + sum(self.totals.get(p, 0) for p in earlier)
+
+    def wall_time(self) -> float:
+        return self.elapsed + time.perf_counter() - self._started
+
+    # ---- Algorithm 1 -----------------------------------------------------------------------
+    def fit(self) -> list[dict[str, Any]]:
+        """Run (or continue) Algorithm 1 to the end; returns the evaluation records."""
+        t = self.cfg.train
+        # Pretrain G_θ using MLE on the real data S.
+        self._run_phase("mle", t.pretrain_epochs, self.pretrain_epoch)
+        # Pretrain D_φ by minimising the cross entropy of real vs sequences generated by G_θ.
+        self._run_phase("d_pretrain", t.d_pretrain_steps, lambda: self.d_step(t.d_pretrain_epochs))
+        # Adversarial rounds: g-steps of policy gradient with Monte Carlo Q from G_β, then d-steps.
+        self._run_phase("adversarial", t.adversarial_rounds, self.adversarial_round)
+        return self.records
+
+    def pretrain_epoch(self) -> dict[str, float]:
+        """One MLE epoch, then NLL_oracle when due (as the reference code: after the epoch)."""
+        scalars = self.mle_epoch()
+        self._evaluate_if_due(self.progress.done, self.cfg.train.pretrain_epochs, scalars)
+        return scalars
+
+    def adversarial_round(self) -> dict[str, float]:
+        """One round of Algorithm 1's loop (lines 5-13): g_steps, G_β ← G_θ (delayed), d_steps."""
+        t = self.cfg.train
+        if self.rollout is None:
+            self.rollout = Rollout(self.generator, t.update_rate)
+        scalars: dict[str, float] = {}
+        for _ in range(t.g_steps):
+            scalars.update(self.g_step())
+        self._evaluate_if_due(self.progress.done, t.adversarial_rounds, scalars)  # as the reference: after the g-steps
+        self.rollout.update(self.generator)  # β ← r·β + (1 − r)·θ
+        for _ in range(t.d_steps):
+            scalars.update(self.d_step(t.d_epochs))
+        return scalars
+
+    # ---- steps -----------------------------------------------------------------------------
+    def mle_epoch(self) -> dict[str, float]:
+        """One pass of teacher-forced maximum likelihood over the real data (full batches only)."""
+        g = self.cfg.generator
+        self.generator.train()
+        order = torch.randperm(len(self.real_data), device=self.device)
+        total = torch.zeros((), device=self.device)
+        batches = len(order) // g.batch_size
+        for i in range(batches):
+            batch = self.real_data[order[i * g.batch_size:(i + 1) * g.batch_size]]
+            loss = self.generator.nll(batch)
+            self._update(self.mle_opt, self.generator, loss, g.grad_clip)
+            total += loss.detach()
+        return {"losses/g_mle": self._finite(total.item() / max(1, batches), "MLE loss")}
+
+    def g_step(self) -> dict[str, float]:
+        """Policy gradient (Eq. 8) with rewards Q from Monte Carlo rollouts of G_β scored by D_φ (Eq. 4)."""
+        g, t = self.cfg.generator, self.cfg.train
+        assert self.rollout is not None
+        sequences = self.generator.sample(g.batch_size)
+        rewards = self.rollout.rewards(sequences, self.discriminator.prob_real, t.rollout_num,
+                                       memory_budget_mb=self.cfg.runtime.memory_budget_mb)
+        loss = pg_loss(self.generator, sequences, rewards, t.pg_baseline)
+        self._update(self.pg_opt, self.generator, loss, g.grad_clip)
+        return {"losses/g_pg": self._finite(loss.item(), "policy-gradient loss"), "rewards/mean_q": rewards.mean().item()}
+
+    def d_step(self, epochs: int) -> dict[str, float]:
+        """Train D_φ for `epochs` passes over real sequences and as many fresh samples of G_θ."""
+        d, t = self.cfg.discriminator, self.cfg.train
+        negatives = self.generator.sample(t.num_negatives)
+        real = self.real_data
+        if t.num_negatives < len(real):  # keep the classes balanced, as the reference code's equal files
+            real = real[torch.randperm(len(real), device=self.device)[:t.num_negatives]]
+        data = torch.cat([real, negatives])
+        labels = torch.cat([torch.ones(len(real)), torch.zeros(len(negatives))]).long().to(self.device)
+        self.discriminator.train()
+        total, correct, seen = torch.zeros((), device=self.device), torch.zeros((), device=self.device), 0
+        for _ in range(epochs):
+            order = torch.randperm(len(data), device=self.device)
+            for lo in range(0, len(order), d.batch_size):
+                idx = order[lo:lo + d.batch_size]
+                logits = self.discriminator(data[idx])
+                loss = self.discriminator.loss_from_logits(logits, labels[idx])
+                self._update(self.d_opt, self.discriminator, loss, None)
+                total += loss.detach() * len(idx)
+                correct += (logits.argmax(-1) == labels[idx]).sum()
+                seen += len(idx)
+        return {"losses/d": self._finite(total.item() / seen, "discriminator loss"), "d/train_accuracy": correct.item() / seen}
+
+    def evaluate(self) -> float:
+        """NLL_oracle of num_eval fresh samples of G_θ."""
+        self.generator.eval()
+        nll = self.oracle.nll_of(self.generator.sample(self.cfg.oracle.num_eval))
+        return self._finite(nll, "NLL_oracle")
+
+    # ---- plumbing --------------------------------------------------------------------------
+    def _run_phase(self, phase: str, total: int, unit: Callable[[], dict[str, float]]) -> None:
+        """Run the remaining units of a phase, checkpointing every checkpoint_every units and at its end."""
+        if self.progress.phase != phase:
+            return  # finished before a resume
+        self.callbacks.phase_start(phase, self.progress.done, total)
+        while self.progress.done < total:
+            scalars = unit()
+            self.progress.done += 1
+            self.callbacks.unit_end(phase, self.progress.done, total, scalars)
+            if self.progress.done == total:
+                break
+            if self.progress.done % self.cfg.train.checkpoint_every == 0:
+                self.save_checkpoint()
+        self.progress.phase, self.progress.done = PHASES[PHASES.index(phase) + 1], 0
+        self.save_checkpoint()
+
+    def _evaluate_if_due(self, index: int, total: int, scalars: dict[str, float]) -> None:
+        every = self.cfg.train.eval_every
+        if index % every and index != total - 1:
+            return
+        phase = self.progress.phase
+        offset = self.totals["mle"] if phase == "adversarial" else 0
+        record: dict[str, Any] = {"phase": phase, "epoch": index, "global_epoch": offset + index,
+                                  "nll_oracle": self.evaluate(), **scalars, "time_s": round(self.wall_time(), 3)}
+        self.records.append(record)
+        log.info("%s epoch %d: nll_oracle %.4f", phase, index, record["nll_oracle"])
+        self.callbacks.evaluation(record)
+
+    @staticmethod
+    def _update(opt: torch.optim.Optimizer, model: torch.nn.Module, loss: torch.Tensor, clip: float | None) -> None:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+
+    def _finite(self, value: float, what: str) -> float:
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"{what} became {value} in phase {self.progress.phase!r} at unit {self.progress.done}; "
+                                   "training stopped. Lower the learning rate (generator.lr / generator.pg_lr / "
+                                   "discriminator.lr) or resume from the last checkpoint with --resume")
+        return value
+
+    def _oracle_data(self, n: int) -> torch.Tensor:
+        """The real data S: oracle samples drawn with a generator seeded by oracle.seed, so every run
+        seed trains on the same data (as the reference code's fixed real_data file)."""
+        gen = torch.Generator().manual_seed(self.cfg.oracle.seed)
+        uniforms = torch.rand(n, self.cfg.oracle.seq_len, generator=gen).to(self.device)
+        return self.oracle.sample(n, uniforms_NxT=uniforms)
+
+    # ---- checkpoints -----------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return self.run_dir / "checkpoints" / "latest.pt" if self.run_dir else None
+
+    def state_dict(self) -> dict[str, Any]:
+        rng = {"cpu": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.cfg.to_dict(),
+            "vocab_size": self.oracle.vocab_size,
+            "seq_len": self.cfg.oracle.seq_len,
+            "progress": {"phase": self.progress.phase, "done": self.progress.done},
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "rollout": self.rollout.policy.state_dict() if self.rollout else None,
+            "optimizers": {"mle": self.mle_opt.state_dict(), "pg": self.pg_opt.state_dict(), "d": self.d_opt.state_dict()},
+            "rng": rng,
+            "records": self.records,
+            "elapsed": self.wall_time(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"checkpoint format {state.get('format')!r} is not supported (expected {CHECKPOINT_FORMAT})")
+        if state["config"] != self.cfg.to_dict():
+            diff = _diff_keys(state["config"], self.cfg.to_dict())
+            raise CheckpointError("the checkpoint was written with a different configuration (differs in: "
+                                  f"{', '.join(diff)}); resume with the same command, or start a new run with another --out")
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        if state["rollout"] is not None:
+            self.rollout = Rollout(self.generator, self.cfg.train.update_rate)
+            self.rollout.policy.load_state_dict(state["rollout"])
+        self.mle_opt.load_state_dict(state["optimizers"]["mle"])
+        self.pg_opt.load_state_dict(state["optimizers"]["pg"])
+        self.d_opt.load_state_dict(state["optimizers"]["d"])
+        torch.set_rng_state(state["rng"]["cpu"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        self.progress.phase, self.progress.done = state["progress"]["phase"], state["progress"]["done"]
+        self.records = list(state["records"])
+        self.elapsed, self._started = float(state["elapsed"]), time.perf_counter()
+
+    def save_checkpoint(self) -> None:
+        path = self.checkpoint_path
+        if path is None:
+            return
+        save_atomic(self.state_dict(), path)
+        self.callbacks.checkpoint(path, self.progress)
+
+    def resume(self) -> bool:
+        """Load the run folder's latest checkpoint if there is one; returns whether it did."""
+        path = self.checkpoint_path
+        if path is None or not path.exists():
+            return False
+        self.load_state_dict(load_checkpoint(path, self.device))
+        log.info("resumed from %s at %s unit %d", path, self.progress.phase, self.progress.done)
+        return True
+
+
+def save_atomic(obj: Any, path: Path) -> None:
+    """Write to a temporary file in the same folder, then rename: a crash leaves the old file whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Load a checkpoint without pickle (weights_only=True); any failure becomes a clear CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {str(path)!r}")
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        raise CheckpointError(f"checkpoint {str(path)!r} is corrupted or not a seqgan checkpoint "
+                              f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}); "
+                              "delete it to restart that run, or point to another checkpoint") from None
+    if not isinstance(state, dict) or "generator" not in state or "config" not in state:
+        raise CheckpointError(f"{str(path)!r} is not a seqgan checkpoint (missing generator or config)")
+    return state
+
+
+def _diff_keys(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _diff_keys(va, vb, f"{prefix}{key}.")
+        elif va != vb:
+            out.append(f"{prefix}{key}")
+    return out
