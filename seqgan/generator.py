@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from seqgan.fused import token_nll
 
 
 # Rows per block of (rows, V) temporaries: 256 x 5000 floats (5 MB) stay near the cache; on 2 cores
@@ -30,19 +31,21 @@ def sample_from_logits(logits_NxV: torch.Tensor, uniforms_N: torch.Tensor) -> to
     return _inverse_cdf(torch.exp(logits_NxV - logits_NxV.amax(dim=-1, keepdim=True)), uniforms_N)
 
 
-def sample_from_hidden(h_NxH: torch.Tensor, weight_HxV: torch.Tensor, bias_V: torch.Tensor, uniforms_N: torch.Tensor,
+def sample_from_hidden(h_NxH: torch.Tensor, w_aug: torch.Tensor, uniforms_N: torch.Tensor,
                        temperature: float = 1.0) -> torch.Tensor:
     """Project hidden states to logits and sample, in row blocks so no (N, V) tensor is ever whole.
 
-    Same arithmetic as `sample_from_logits`, done in place in two reused block buffers.
+    `w_aug` is the output layer as [W^T; b] (H+1, V), from `LSTMPolicy.output_aug()`. Same arithmetic
+    as `sample_from_logits`, done in place in two reused block buffers.
     """
     n, rows = h_NxH.shape[0], min(SAMPLE_BLOCK_ROWS, h_NxH.shape[0])
-    logits_buf = h_NxH.new_empty(rows, weight_HxV.shape[1])
+    h_aug = torch.cat([h_NxH, h_NxH.new_ones(n, 1)], dim=1)
+    logits_buf = h_NxH.new_empty(rows, w_aug.shape[1])
     cdf_buf = torch.empty_like(logits_buf)
     tokens_N = torch.empty(n, dtype=torch.long, device=h_NxH.device)
     for lo in range(0, n, rows):
         hi = min(n, lo + rows)
-        logits = torch.addmm(bias_V, h_NxH[lo:hi], weight_HxV, out=logits_buf[:hi - lo])
+        logits = torch.mm(h_aug[lo:hi], w_aug, out=logits_buf[:hi - lo])
         if temperature != 1.0:
             logits.div_(temperature)
         weights = logits.sub_(logits.amax(dim=-1, keepdim=True)).exp_()
@@ -80,15 +83,20 @@ class LSTMPolicy(nn.Module):
         hidden_BxTxH, _ = self.lstm(self.embedding(self._inputs(tokens_BxT)))
         return self.output(hidden_BxTxH)
 
+    def token_nll(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
+        """−log G(y_t | Y_1:t-1) for every position: (B, T). Fused projection + NLL (see seqgan.fused)."""
+        hidden_BxTxH, _ = self.lstm(self.embedding(self._inputs(tokens_BxT)))
+        nll_N = token_nll(hidden_BxTxH.reshape(-1, self.hidden_dim), self.output.weight, self.output.bias,
+                          tokens_BxT.reshape(-1))
+        return nll_N.view_as(tokens_BxT)
+
     def log_probs(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
         """log G(y_t | Y_1:t-1) for every position: (B, T)."""
-        logp_BxTxV = F.log_softmax(self.forward(tokens_BxT), dim=-1)
-        return logp_BxTxV.gather(-1, tokens_BxT.unsqueeze(-1)).squeeze(-1)
+        return -self.token_nll(tokens_BxT)
 
     def nll(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
         """Per-token mean negative log-likelihood (the MLE loss, and NLL_oracle when self is the oracle)."""
-        logits_BxTxV = self.forward(tokens_BxT)
-        return F.cross_entropy(logits_BxTxV.flatten(0, 1), tokens_BxT.flatten())
+        return self.token_nll(tokens_BxT).mean()
 
     # ---- step-by-step passes (sampling and rollouts) -----------------------------------------
     def input_table(self) -> torch.Tensor:
@@ -120,9 +128,9 @@ class LSTMPolicy(nn.Module):
             cs.append(c)
         return torch.stack(hs, dim=1), torch.stack(cs, dim=1)
 
-    def output_weight_t(self) -> torch.Tensor:
-        """The output projection as a contiguous (H, V) matrix: addmm runs ~1.5x faster on it than on W.T."""
-        return self.output.weight.T.contiguous()
+    def output_aug(self) -> torch.Tensor:
+        """The output layer as one contiguous (H+1, V) matrix [W^T; b], for `sample_from_hidden`."""
+        return torch.cat([self.output.weight.T, self.output.bias[None]], dim=0).contiguous()
 
     @torch.no_grad()
     def sample(self, num: int, temperature: float = 1.0, uniforms_NxT: torch.Tensor | None = None) -> torch.Tensor:
@@ -133,7 +141,7 @@ class LSTMPolicy(nn.Module):
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
         device = self.output.weight.device
-        table, weight_HxV = self.input_table(), self.output_weight_t()
+        table, w_aug = self.input_table(), self.output_aug()
         if uniforms_NxT is None:
             uniforms_NxT = torch.rand(num, self.seq_len, device=device)
         out_NxT = torch.empty(num, self.seq_len, dtype=torch.long, device=device)
@@ -141,7 +149,7 @@ class LSTMPolicy(nn.Module):
         h, c = self.zero_state(num)
         for t in range(self.seq_len):
             h, c = self.step(table, tokens_N, h, c)
-            tokens_N = sample_from_hidden(h, weight_HxV, self.output.bias, uniforms_NxT[:, t], temperature)
+            tokens_N = sample_from_hidden(h, w_aug, uniforms_NxT[:, t], temperature)
             out_NxT[:, t] = tokens_N
         return out_NxT
 

@@ -59,7 +59,7 @@ def batched_rewards(policy: LSTMPolicy, sequences_BxT: torch.Tensor, reward_fn: 
     B, T = sequences_BxT.shape
     device = sequences_BxT.device
     h_BxTxH, c_BxTxH = policy.states(sequences_BxT)  # s_1..s_T; s_{t+1} has consumed the prefix y_1..y_t
-    table, weight_HxV, bias_V = policy.input_table(), policy.output_weight_t(), policy.output.bias
+    table, w_aug = policy.input_table(), policy.output_aug()
 
     # A "seed" is one (rollout n, sequence b) pair, m = n·B + b. Seeds are processed in chunks whose
     # rows ((T−1) per seed: states, tokens, rewards) fit the memory budget.
@@ -87,7 +87,7 @@ def batched_rewards(policy: LSTMPolicy, sequences_BxT: torch.Tensor, reward_fn: 
             else:
                 t_R = torch.arange(1, p, device=device).repeat_interleave(M)
                 u_R = uniforms[n_M.repeat(p - 1), t_R - 1, b_M.repeat(p - 1), p - 1]
-            tokens_R = sample_from_hidden(h[:active], weight_HxV, bias_V, u_R)
+            tokens_R = sample_from_hidden(h[:active], w_aug, u_R)
             seqs_RxT[:active, p - 1] = tokens_R
             if p < T:
                 h[:active], c[:active] = policy.step(table, tokens_R, h[:active], c[:active])

@@ -135,10 +135,12 @@ class SeqGANTrainer:
         scalars: dict[str, float] = {}
         for _ in range(t.g_steps):
             scalars.update(self.g_step())
-        self._evaluate_if_due(self.progress.done, t.adversarial_rounds, scalars)  # as the reference: after the g-steps
         self.rollout.update(self.generator)  # β ← r·β + (1 − r)·θ
         for _ in range(t.d_steps):
             scalars.update(self.d_step(t.d_epochs))
+        # The reference code evaluates right after the g-steps; G_θ is the same here, as neither the
+        # G_β sync nor the d-steps change it, and the record can carry the round's D loss too.
+        self._evaluate_if_due(self.progress.done, t.adversarial_rounds, scalars)
         return scalars
 
     # ---- steps -----------------------------------------------------------------------------

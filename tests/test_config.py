@@ -1,0 +1,78 @@
+import pytest
+
+from seqgan.config import PRESETS, Config, describe, load_config, preset, to_toml
+from seqgan.errors import ConfigError
+
+
+def test_paper_defaults_are_the_reference_hyperparameters():
+    c = preset("paper")
+    assert (c.generator.emb_dim, c.generator.hidden_dim, c.generator.lr, c.generator.grad_clip) == (32, 32, 0.01, 5.0)
+    assert c.discriminator.num_filters == [100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160]
+    assert (c.discriminator.dropout, c.discriminator.l2_reg, c.discriminator.lr) == (0.25, 0.2, 1e-4)
+    t = c.train
+    assert (t.pretrain_epochs, t.d_pretrain_steps, t.d_pretrain_epochs, t.adversarial_rounds) == (120, 50, 3, 200)
+    assert (t.g_steps, t.d_steps, t.d_epochs, t.rollout_num, t.update_rate) == (1, 5, 3, 16, 0.8)
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_presets_are_valid_and_round_trip_through_toml(name, tmp_path):
+    cfg = preset(name)
+    path = tmp_path / "c.toml"
+    path.write_text(to_toml(cfg))
+    assert load_config(path) == cfg
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("train.rollout_num=0", "train.rollout_num must be > 0"),
+    ("train.update_rate=1.5", r"update_rate must be in \[0, 1\]"),
+    ("discriminator.dropout=1", r"dropout must be in \[0, 1\)"),
+    ("generator.lr=-1", "generator.lr must be > 0"),
+    ("train.rolout_num=3", "did you mean 'rollout_num'"),
+    ("train.rollout_num=abc", "must be an integer"),
+    ("oracle.source=mine", "'paper' or 'random'"),
+    ("oracle.source='paper'", "oracle.source=random"),  # tiny has vocab 50
+    ("discriminator.num_filters=[1, 2, 3]", "same length"),
+    ("nosection.x=1", "unknown config section"),
+    ("rollout_num", "key=value"),
+    ("train.pg_baseline='avg'", "'none' or 'mean'"),
+])
+def test_bad_values_are_rejected_with_a_fix(assignment, message):
+    with pytest.raises(ConfigError, match=message):
+        preset("tiny").override([assignment])
+
+
+def test_overrides_parse_toml_values():
+    cfg = preset("tiny").override(["train.rollout_num=8", "discriminator.filter_sizes=[2, 4]",
+                                   "discriminator.num_filters=[3, 3]", "generator.lr=1e-3", "seed=7"])
+    assert cfg.train.rollout_num == 8 and cfg.discriminator.filter_sizes == [2, 4]
+    assert cfg.generator.lr == 0.001 and cfg.seed == 7
+
+
+def test_config_file_with_preset_base_and_unknown_key(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text('preset = "tiny"\nseed = 3\n[train]\nrollout_num = 2\n')
+    cfg = load_config(good)
+    assert cfg.seed == 3 and cfg.train.rollout_num == 2 and cfg.oracle.source == "random"
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train]\nadversarial_round = 3\n")
+    with pytest.raises(ConfigError, match="did you mean 'adversarial_rounds'"):
+        load_config(bad)
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[train\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(broken)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_unknown_preset_suggests():
+    with pytest.raises(ConfigError, match="did you mean 'small'"):
+        preset("smal")
+
+
+def test_describe_documents_every_field():
+    text = describe()
+    for section in ("oracle", "generator", "discriminator", "train", "runtime"):
+        for name in getattr(Config(), section).__dataclass_fields__:
+            assert f"{section}.{name} =" in text
+    assert "Monte Carlo rollouts per prefix" in text

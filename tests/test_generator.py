@@ -1,0 +1,94 @@
+import pytest
+import torch
+
+from seqgan.generator import Generator, sample_from_hidden, sample_from_logits
+
+
+def test_log_prob_at_t_does_not_depend_on_later_tokens():
+    g = Generator(30, 8, 8, seq_len=7).double()
+    y = g.sample(4)
+    changed = y.clone()
+    changed[:, 4:] = (changed[:, 4:] + 1) % 30
+    lp, lp_changed = g.log_probs(y), g.log_probs(changed)
+    assert torch.allclose(lp[:, :4], lp_changed[:, :4], atol=0, rtol=0)
+    assert not torch.allclose(lp[:, 4:], lp_changed[:, 4:])  # the change is visible where it should be
+
+
+def test_stepwise_states_equal_the_fused_lstm():
+    g = Generator(30, 8, 8, seq_len=7).double()
+    y = g.sample(5)
+    h, _ = g.states(y)
+    logp = torch.log_softmax(g.output(h), -1).gather(-1, y.unsqueeze(-1)).squeeze(-1)
+    assert torch.allclose(logp, g.log_probs(y), atol=1e-10)
+
+
+def test_inverse_cdf_sampler_follows_the_softmax():
+    logits = torch.tensor([[0.0, 1.0, 2.0, -1.0]], dtype=torch.float64)
+    n = 200_000
+    tokens = sample_from_logits(logits.expand(n, 4), torch.rand(n, dtype=torch.float64))
+    freq = torch.bincount(tokens, minlength=4).double() / n
+    assert torch.allclose(freq, torch.softmax(logits[0], -1), atol=0.005)
+
+
+def test_inverse_cdf_boundaries():
+    logits = torch.log(torch.tensor([[0.25, 0.25, 0.5]]))
+    u = torch.tensor([0.0, 0.2499, 0.2501, 0.4999, 0.5001, 0.999999])
+    assert sample_from_logits(logits.expand(6, 3), u).tolist() == [0, 0, 1, 1, 2, 2]
+
+
+def test_blocked_sampler_equals_direct_sampler_across_blocks():
+    torch.manual_seed(0)
+    h = torch.randn(700, 8, dtype=torch.float64)
+    w, b = torch.randn(8, 50, dtype=torch.float64), torch.randn(50, dtype=torch.float64)
+    u = torch.rand(700, dtype=torch.float64)
+    w_aug = torch.cat([w, b[None]])
+    assert torch.equal(sample_from_hidden(h, w_aug, u), sample_from_logits(h @ w + b, u))
+    assert torch.equal(sample_from_hidden(h, w_aug, u, temperature=0.5), sample_from_logits((h @ w + b) / 0.5, u))
+
+
+def test_sampling_is_reproducible_and_temperature_sharpens():
+    g = Generator(50, 8, 8, seq_len=6, init_std=1.0)
+    u = torch.rand(3000, 6)
+    assert torch.equal(g.sample(3000, uniforms_NxT=u), g.sample(3000, uniforms_NxT=u))
+    cold, hot = g.sample(3000, temperature=0.3), g.sample(3000, temperature=3.0)
+    assert g.log_probs(cold).mean() > g.log_probs(hot).mean()
+    with pytest.raises(ValueError, match="temperature"):
+        g.sample(2, temperature=0.0)
+
+
+def test_reference_initialisation():
+    g = Generator(5000)
+    assert g.embedding.weight.std().item() == pytest.approx(0.1, rel=0.05)
+    assert g.output.weight.std().item() == pytest.approx(0.1, rel=0.05)
+    assert torch.count_nonzero(g.lstm.bias_hh_l0) == 0
+
+
+def test_fused_nll_and_its_gradients_equal_the_plain_cross_entropy():
+    import torch.nn.functional as F
+
+    from seqgan.fused import token_nll
+
+    torch.manual_seed(0)
+    h = torch.randn(600, 8, dtype=torch.float64, requires_grad=True)  # > one block of rows
+    w = torch.randn(40, 8, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(40, dtype=torch.float64, requires_grad=True)
+    t, weights = torch.randint(0, 40, (600,)), torch.rand(600, dtype=torch.float64)
+    fused = token_nll(h, w, b, t)
+    plain = F.cross_entropy(h @ w.T + b, t, reduction="none")
+    assert torch.allclose(fused, plain, atol=1e-12)
+    for a, c in zip(torch.autograd.grad((fused * weights).sum(), (h, w, b)),
+                    torch.autograd.grad((plain * weights).sum(), (h, w, b))):
+        assert torch.allclose(a, c, atol=1e-12)
+
+
+def test_mle_step_lowers_the_loss():
+    torch.manual_seed(0)
+    g = Generator(30, 8, 8, seq_len=6)
+    data = g.sample(64) % 5  # a narrow distribution to learn
+    opt = torch.optim.Adam(g.parameters(), lr=0.01)
+    first = g.nll(data).item()
+    for _ in range(20):
+        opt.zero_grad()
+        g.nll(data).backward()
+        opt.step()
+    assert g.nll(data).item() < first - 0.5

@@ -1,0 +1,90 @@
+import pytest
+import torch
+
+from seqgan.discriminator import Discriminator
+from seqgan.generator import Generator
+from seqgan.rollout import Rollout, batched_rewards, naive_rewards, rollout_uniforms
+
+
+def _models(vocab=30, seq_len=7):
+    g = Generator(vocab, 8, 8, seq_len=seq_len, init_std=0.5).double()
+    d = Discriminator(vocab, seq_len, 8, [2, 3], [4, 4]).double()
+    return g, d
+
+
+@pytest.mark.parametrize("budget_mb", [1024, 0.0001])  # one chunk, and one seed per chunk
+def test_batched_rewards_equal_the_naive_loop_given_the_same_draws(budget_mb):
+    g, d = _models()
+    y = g.sample(5)
+    u = rollout_uniforms(5, 7, 3, ).double()
+    fast = batched_rewards(g, y, d.prob_real, 3, u, memory_budget_mb=budget_mb)
+    slow = naive_rewards(g, y, d.prob_real, 3, u)
+    assert fast.shape == (5, 7)
+    assert torch.allclose(fast, slow, atol=1e-12)
+
+
+def test_rollouts_keep_each_prefix_and_q_at_T_is_D_of_Y():
+    g, d = _models()
+    y = g.sample(4)
+    seen = []
+
+    def recording_reward(seqs):
+        seen.append(seqs.clone())
+        return d.prob_real(seqs)
+
+    q = batched_rewards(g, y, recording_reward, rollout_num=3)
+    rollouts = seen[0].view(6, 3 * 4, 7)  # (prefix length t−1, seed m = n·B + b, T)
+    b_of_seed = torch.arange(12) % 4
+    for t in range(1, 7):
+        assert torch.equal(rollouts[t - 1, :, :t], y[b_of_seed, :t]), f"prefix of length {t} not kept"
+    # continuations are sampled, so some differ from the original sequence
+    assert not torch.equal(rollouts[0], y[b_of_seed])
+    assert torch.equal(seen[-1], y)
+    assert torch.allclose(q[:, -1], d.prob_real(y))
+
+
+def test_q_is_the_mean_over_rollouts():
+    g, _ = _models()
+    y = g.sample(3)
+    # A reward that counts a token: Q at t must be the mean count over rollouts, within [0, 1] scaled.
+    reward = lambda s: (s == 0).double().mean(dim=1)  # noqa: E731
+    u = rollout_uniforms(3, 7, 4).double()
+    q = batched_rewards(g, y, reward, 4, u)
+    manual = torch.zeros(3, 7, dtype=torch.float64)
+    for n in range(4):
+        manual += naive_rewards(g, y, reward, 1, u[n:n + 1])
+    assert torch.allclose(q, manual / 4, atol=1e-12)
+
+
+def test_rollout_policy_moves_exactly_by_the_update_rule():
+    g, _ = _models()
+    rollout = Rollout(g, update_rate=0.8)
+    beta0 = {k: v.clone() for k, v in rollout.policy.state_dict().items()}
+    with torch.no_grad():
+        for p in g.parameters():
+            p.add_(torch.randn_like(p))
+    # Between syncs G_β does not follow G_θ.
+    for k, v in rollout.policy.state_dict().items():
+        assert torch.equal(v, beta0[k])
+    rollout.update(g)
+    theta = g.state_dict()
+    for k, v in rollout.policy.state_dict().items():
+        assert torch.allclose(v, 0.8 * beta0[k] + 0.2 * theta[k], atol=1e-12), k
+
+
+def test_update_rate_zero_makes_beta_equal_theta():
+    g, _ = _models()
+    rollout = Rollout(g, update_rate=0.0)
+    with torch.no_grad():
+        for p in g.parameters():
+            p.mul_(2.0)
+    rollout.update(g)
+    for a, b in zip(rollout.policy.parameters(), g.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_rollout_policy_is_not_trained():
+    g, _ = _models()
+    rollout = Rollout(g)
+    assert not any(p.requires_grad for p in rollout.policy.parameters())
+    assert all(p.requires_grad for p in g.parameters())

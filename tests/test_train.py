@@ -1,0 +1,126 @@
+import json
+
+import pytest
+import torch
+
+from seqgan.errors import CheckpointError, ConfigError, TrainingDiverged
+from seqgan.run import train
+from seqgan.train import Callbacks, SeqGANTrainer, load_checkpoint
+
+
+def _metrics(run_dir):
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    for r in rows:
+        r.pop("time_s")
+    return rows
+
+
+def test_same_seed_same_metrics_and_adversarial_phase_runs(tiny_cfg, tmp_path):
+    a = train(tiny_cfg, tmp_path / "a")
+    b = train(tiny_cfg, tmp_path / "b")
+    assert _metrics(tmp_path / "a") == _metrics(tmp_path / "b")
+    assert a["nll_oracle_mle"] == b["nll_oracle_mle"]
+    phases = [r["phase"] for r in _metrics(tmp_path / "a")]
+    assert phases.count("mle") == 3 and phases.count("adversarial") == 3  # epochs 0, 2, 3 of each
+    other = train(tiny_cfg.override(["seed=1"]), tmp_path / "c")
+    assert other["nll_oracle_mle"] != a["nll_oracle_mle"]
+
+
+def test_run_folder_holds_every_artifact(tiny_cfg, tmp_path):
+    train(tiny_cfg, tmp_path / "r")
+    r = tmp_path / "r"
+    for name in ("config.toml", "metrics.jsonl", "learning_curve.png", "summary.json", "train.log",
+                 "checkpoints/latest.pt", "checkpoints/generator.pt", "samples/final.txt"):
+        assert (r / name).is_file(), name
+    assert any((r / "tb").iterdir())
+    record = _metrics(r)[-1]
+    assert {"phase", "epoch", "nll_oracle", "losses/g_pg", "losses/d"} <= set(record)
+
+
+class _Crash(Callbacks):
+    """Simulates a kill: raises after a given number of units of a given phase."""
+
+    def __init__(self, phase, after):
+        self.phase, self.after = phase, after
+
+    def unit_end(self, phase, done, total, scalars):
+        if phase == self.phase and done == self.after:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("phase, after", [("mle", 3), ("d_pretrain", 1), ("adversarial", 3)])
+def test_resume_after_a_crash_equals_the_uninterrupted_run(tiny_cfg, tmp_path, phase, after):
+    # checkpoint_every=2: a crash at an odd unit loses work that the resumed run must redo identically.
+    train(tiny_cfg, tmp_path / "whole")
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_cfg, tmp_path / "cut", callbacks=_Crash(phase, after))
+    train(tiny_cfg, tmp_path / "cut", resume=True)
+    assert _metrics(tmp_path / "cut") == _metrics(tmp_path / "whole")
+    whole = load_checkpoint(tmp_path / "whole" / "checkpoints" / "latest.pt")
+    cut = load_checkpoint(tmp_path / "cut" / "checkpoints" / "latest.pt")
+    for key, value in whole["generator"].items():
+        assert torch.equal(value, cut["generator"][key]), key
+
+
+def test_resume_without_checkpoint_starts_from_the_beginning(tiny_cfg, tmp_path):
+    train(tiny_cfg, tmp_path / "fresh", resume=True)
+    train(tiny_cfg, tmp_path / "plain")
+    assert _metrics(tmp_path / "fresh") == _metrics(tmp_path / "plain")
+
+
+def test_existing_run_folder_is_not_overwritten(tiny_cfg, tmp_path):
+    train(tiny_cfg, tmp_path / "r")
+    before = (tmp_path / "r" / "metrics.jsonl").read_text()
+    with pytest.raises(ConfigError, match="--resume"):
+        train(tiny_cfg, tmp_path / "r")
+    assert (tmp_path / "r" / "metrics.jsonl").read_text() == before
+
+
+def test_resume_with_a_different_config_is_refused(tiny_cfg, tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_cfg, tmp_path / "r", callbacks=_Crash("mle", 3))
+    with pytest.raises(ConfigError, match="differs"):
+        train(tiny_cfg.override(["train.rollout_num=2"]), tmp_path / "r", resume=True)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_corrupted_checkpoint_gives_a_clear_error(tiny_cfg, tmp_path, damage):
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_cfg, tmp_path / "r", callbacks=_Crash("mle", 3))
+    ckpt = tmp_path / "r" / "checkpoints" / "latest.pt"
+    data = ckpt.read_bytes()
+    ckpt.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"not a checkpoint" * 10, "empty": b""}[damage])
+    with pytest.raises(CheckpointError, match="corrupted or not a seqgan checkpoint"):
+        train(tiny_cfg, tmp_path / "r", resume=True)
+
+
+def test_checkpoint_of_another_vocabulary_is_refused(tiny_cfg, tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_cfg, tmp_path / "r", callbacks=_Crash("mle", 3))
+    state = load_checkpoint(tmp_path / "r" / "checkpoints" / "latest.pt")
+    other = SeqGANTrainer(tiny_cfg.override(["oracle.vocab_size=60"]))
+    with pytest.raises(CheckpointError, match="oracle.vocab_size"):
+        other.load_state_dict(state)
+
+
+def test_nan_guard_stops_loudly(tiny_cfg, tmp_path):
+    trainer = SeqGANTrainer(tiny_cfg, tmp_path / "r")
+    with torch.no_grad():
+        trainer.generator.output.bias.fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="Lower the learning rate"):
+        trainer.fit()
+
+
+def test_adversarial_round_changes_the_generator_and_the_discriminator(tiny_cfg):
+    trainer = SeqGANTrainer(tiny_cfg.override(["train.pretrain_epochs=1", "train.d_pretrain_steps=1",
+                                               "train.adversarial_rounds=0"]))
+    trainer.fit()
+    g0 = {k: v.clone() for k, v in trainer.generator.state_dict().items()}
+    d0 = {k: v.clone() for k, v in trainer.discriminator.state_dict().items()}
+    trainer.progress.phase = "adversarial"
+    trainer.adversarial_round()
+    assert all(not torch.equal(v, trainer.generator.state_dict()[k]) for k, v in g0.items() if k != "lstm.bias_hh_l0")
+    assert any(not torch.equal(v, trainer.discriminator.state_dict()[k]) for k, v in d0.items())
+    # G_β was synced once: it is strictly between its start (θ before the round) and the new θ
+    beta = trainer.rollout.policy.output.bias
+    assert torch.allclose(beta, 0.8 * g0["output.bias"] + 0.2 * trainer.generator.output.bias)
