@@ -7,7 +7,6 @@ from torch import nn
 
 from seqgan.fused import token_nll
 
-
 # Rows per block of (rows, V) temporaries: 256 x 5000 floats (5 MB) stay near the cache; on 2 cores
 # this is ~1.5-2x faster per row than one pass over 10,000 rows, which is bound by memory traffic.
 SAMPLE_BLOCK_ROWS = 256
