@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="score a file of token-id sequences")
     p.add_argument("--samples", type=Path, required=True, help="text file, one sequence of token ids per line")
-    p.add_argument("--oracle", default="paper", help="'paper' or a path to an oracle .npz (default paper)")
+    p.add_argument("--oracle", default="paper",
+                   help="'paper' (default), a run folder (its configured oracle, random ones included) or an oracle .npz")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_evaluate)
     return parser
@@ -131,11 +132,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from seqgan.oracle import Oracle, read_token_file
+    from seqgan.oracle import read_token_file
 
     sequences = read_token_file(args.samples)
-    oracle = Oracle.paper(seq_len=sequences.shape[1]) if args.oracle == "paper" else Oracle.paper(
-        seq_len=sequences.shape[1], path=_existing(args.oracle))
+    oracle = resolve_oracle(args.oracle, seq_len=sequences.shape[1])
     result = {"nll_oracle": oracle.nll_of(sequences), "num_sequences": int(sequences.shape[0]),
               "seq_len": int(sequences.shape[1]), "oracle": args.oracle}
     if args.json:
@@ -145,13 +145,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _existing(path: str) -> Path:
+def resolve_oracle(spec: str, seq_len: int) -> Any:
+    """'paper', a run folder (rebuilds its oracle from config.toml) or an .npz of oracle parameters."""
+    from seqgan.config import load_config
     from seqgan.errors import DataError
+    from seqgan.oracle import Oracle
+    from seqgan.train import build_oracle
 
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"--oracle {path!r}: expected 'paper' or an existing .npz file of oracle parameters")
-    return p
+    if spec == "paper":
+        return Oracle.paper(seq_len=seq_len)
+    path = Path(spec)
+    if path.is_dir() and (path / "config.toml").is_file():
+        cfg = load_config(path / "config.toml")
+        return build_oracle(cfg.override([f"oracle.seq_len={seq_len}"]))
+    if path.is_file() and path.suffix == ".npz":
+        return Oracle.paper(seq_len=seq_len, path=path)
+    raise DataError(f"--oracle {spec!r}: expected 'paper', a run folder with config.toml, or an oracle .npz file")
 
 
 class ProgressBars:  # implements seqgan.train.Callbacks

@@ -33,6 +33,11 @@ def test_train_then_sample(tmp_path, capsys):
     assert len(lines) == 5 and all(len(line.split()) == 8 for line in lines)
     assert main(["sample", "--checkpoint", str(run), "--num", "4", "--out", str(tmp_path / "s.txt")]) == 0
     assert len((tmp_path / "s.txt").read_text().splitlines()) == 4
+    # its samples scored against the run's own (random) oracle agree with the trainer's last evaluation
+    assert main(["evaluate", "--samples", str(run / "samples" / "final.txt"), "--oracle", str(run), "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)["nll_oracle"]
+    last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["nll_oracle"]
+    assert scored == pytest.approx(last, abs=0.15)
     # finishing an already finished run with --resume redoes nothing and prints the same table
     assert main(["-q", "train", "--preset", "tiny", "--out", str(run), "--seed", "3", "--resume"]) == 0
     assert out.split("wall time")[0] == capsys.readouterr().out.split("wall time")[0]
@@ -46,10 +51,12 @@ def test_train_then_sample(tmp_path, capsys):
     (["evaluate", "--samples", "{tmp}/empty.txt"], "no sequences"),
     (["evaluate", "--samples", "{tmp}/junk.pt"], "binary"),
     (["evaluate", "--samples", "{tmp}/missing.txt"], "not found"),
+    (["evaluate", "--samples", "{tmp}/ids.txt", "--oracle", "{tmp}"], "expected 'paper', a run folder"),
 ])
 def test_bad_input_gives_a_message_and_exit_2_not_a_traceback(tmp_path, capsys, argv, message):
     (tmp_path / "empty.txt").write_text("")
     (tmp_path / "junk.pt").write_bytes(b"\x00\x01junk")
+    (tmp_path / "ids.txt").write_text("1 2 3\n")
     assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
