@@ -4,7 +4,7 @@ from seqgan.generator import Generator
 from seqgan.policy_gradient import pg_loss
 
 
-def test_pg_step_raises_log_prob_of_rewarded_tokens_and_lowers_the_unrewarded():
+def test_pg_step_raises_log_prob_of_rewarded_tokens():
     torch.manual_seed(0)
     g = Generator(20, 8, 8, seq_len=5, init_std=0.3)
     y = g.sample(2)
@@ -16,6 +16,18 @@ def test_pg_step_raises_log_prob_of_rewarded_tokens_and_lowers_the_unrewarded():
     opt.step()
     after = g.log_probs(y).detach()
     assert after[0].sum() > before[0].sum()
+
+
+def test_pg_step_with_a_negative_reward_lowers_the_log_prob():
+    torch.manual_seed(0)
+    g = Generator(20, 8, 8, seq_len=5, init_std=0.3)
+    y = g.sample(1)
+    before = g.log_probs(y).detach().sum()
+    opt = torch.optim.SGD(g.parameters(), lr=0.05)
+    opt.zero_grad()
+    pg_loss(g, y, -torch.ones(1, 5)).backward()
+    opt.step()
+    assert g.log_probs(y).detach().sum() < before
 
 
 def test_pg_loss_is_the_reward_weighted_sum_of_log_probs():

@@ -88,3 +88,21 @@ def test_rollout_policy_is_not_trained():
     rollout = Rollout(g)
     assert not any(p.requires_grad for p in rollout.policy.parameters())
     assert all(p.requires_grad for p in g.parameters())
+
+
+def test_reward_pass_is_chunked_to_the_memory_budget():
+    g, d = _models(vocab=30, seq_len=7)
+    y = g.sample(8)
+    calls = []
+
+    def counting_reward(seqs):
+        calls.append(len(seqs))
+        return d.prob_real(seqs)
+
+    # bytes per (rollout, sequence) seed: (T−1)·(2·H·4 + T·8 + 16) = 6·(64 + 56 + 16) = 816
+    budget_mb = 5 * 816 / 2**20  # room for 5 seeds of the 8 × 4 = 32
+    batched_rewards(g, y, counting_reward, rollout_num=4, memory_budget_mb=budget_mb)
+    rollout_calls, final_call = calls[:-1], calls[-1]
+    assert final_call == 8  # D(Y) once
+    assert len(rollout_calls) == 7 and max(rollout_calls) == 6 * 5  # ceil(32 / 5) chunks of ≤ 5 seeds
+    assert sum(rollout_calls) == 6 * 32
