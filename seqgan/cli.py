@@ -103,8 +103,10 @@ def format_summary(summary: dict[str, Any], run_dir: Path) -> str:
     def fmt(x: float | None) -> str:
         return "-" if x is None else f"{x:.3f}"
 
-    rows = [("after MLE pretraining", summary["nll_oracle_mle"]), ("after SeqGAN (final)", summary["nll_oracle_seqgan"]),
-            ("after SeqGAN (best eval)", summary["best_nll_oracle_seqgan"])]
+    name = {"seqgan": "SeqGAN", "mle": "MLE (continued)", "ss": "Scheduled Sampling", "random": "Random"}.get(
+        summary["method"], summary["method"])
+    rows = [("after MLE pretraining", summary["nll_oracle_pretrained"]), (f"after {name} (final)", summary["nll_oracle_final"]),
+            (f"after {name} (best eval)", summary["nll_oracle_best"])]
     lines = ["", "| stage | NLL_oracle |", "|---|---|"] + [f"| {name} | {fmt(v)} |" for name, v in rows]
     lines += ["", f"wall time {summary['wall_time_s']:.0f} s; run folder {run_dir} "
               "(metrics.jsonl, learning_curve.png, tb/, checkpoints/, samples/)"]

@@ -118,6 +118,9 @@ class DiscriminatorConfig:
                "discriminator.filter_sizes and num_filters must hold positive integers")
 
 
+METHODS = ("seqgan", "mle", "ss", "random")
+
+
 @dataclass
 class TrainConfig:
     """Algorithm 1: pretraining and the adversarial schedule."""
@@ -144,6 +147,14 @@ class TrainConfig:
     """Generated sequences per d-step (balanced against as many real ones)."""
     pg_baseline: str = "none"
     """'none' (the paper) or 'mean': subtract the batch mean of Q at each step."""
+    method: str = "seqgan"
+    """After MLE pretraining: 'seqgan', or a baseline: 'mle' (keep MLE), 'ss' (Scheduled Sampling), 'random' (untrained G)."""
+    ss_schedule: str = "inverse_sigmoid"
+    """Scheduled Sampling's decay of the teacher-forcing probability: 'linear', 'exponential' or 'inverse_sigmoid'."""
+    ss_k: float = 100.0
+    """k of the exponential (0 < k < 1, per step) or inverse-sigmoid (k >= 1, in steps) schedule."""
+    ss_floor: float = 0.0
+    """Lowest teacher-forcing probability of Scheduled Sampling."""
     eval_every: int = 5
     """Evaluate NLL_oracle every this many epochs/rounds (and at the end of each phase)."""
     checkpoint_every: int = 5
@@ -157,6 +168,14 @@ class TrainConfig:
                   checkpoint_every=self.checkpoint_every)
         _check(0 <= self.update_rate <= 1, f"train.update_rate must be in [0, 1], got {self.update_rate}")
         _check(self.pg_baseline in ("none", "mean"), f"train.pg_baseline must be 'none' or 'mean', got {self.pg_baseline!r}")
+        _check(self.method in METHODS, f"train.method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        _check(self.ss_schedule in ("linear", "exponential", "inverse_sigmoid"),
+               f"train.ss_schedule must be 'linear', 'exponential' or 'inverse_sigmoid', got {self.ss_schedule!r}")
+        if self.ss_schedule == "exponential":
+            _check(0 < self.ss_k < 1, f"train.ss_k must be in (0, 1) for the exponential schedule, got {self.ss_k}")
+        if self.ss_schedule == "inverse_sigmoid":
+            _check(self.ss_k >= 1, f"train.ss_k must be >= 1 for the inverse-sigmoid schedule, got {self.ss_k}")
+        _check(0 <= self.ss_floor <= 1, f"train.ss_floor must be in [0, 1], got {self.ss_floor}")
 
 
 @dataclass

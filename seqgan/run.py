@@ -150,12 +150,13 @@ def generator_artifact(trainer: SeqGANTrainer) -> dict[str, Any]:
 
 
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """NLL_oracle at the end of MLE pretraining and at the end of adversarial training."""
-    mle = [r for r in records if r["phase"] == "mle"]
-    adv = [r for r in records if r["phase"] == "adversarial"]
-    return {"nll_oracle_mle": mle[-1]["nll_oracle"] if mle else None,
-            "nll_oracle_seqgan": adv[-1]["nll_oracle"] if adv else None,
-            "best_nll_oracle_seqgan": min(r["nll_oracle"] for r in adv) if adv else None}
+    """NLL_oracle at the end of MLE pretraining and at the end of the method's training."""
+    pre = [r for r in records if r["phase"] == "mle"]
+    after = [r for r in records if r["phase"] in ("adversarial", "baseline")]
+    return {"method": records[-1]["method"] if records else None,
+            "nll_oracle_pretrained": pre[-1]["nll_oracle"] if pre else None,
+            "nll_oracle_final": after[-1]["nll_oracle"] if after else None,
+            "nll_oracle_best": min(r["nll_oracle"] for r in after) if after else None}
 
 
 def plot_learning_curve(records: list[dict[str, Any]], pretrain_epochs: int, path: Path) -> None:
@@ -166,7 +167,8 @@ def plot_learning_curve(records: list[dict[str, Any]], pretrain_epochs: int, pat
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for phase, colour, label in [("mle", "tab:blue", "MLE pretraining"), ("adversarial", "tab:red", "SeqGAN (adversarial)")]:
+    for phase, colour, label in [("mle", "tab:blue", "MLE pretraining"), ("adversarial", "tab:red", "SeqGAN (adversarial)"),
+                                 ("baseline", "tab:green", "baseline")]:
         pts = [(r["global_epoch"], r["nll_oracle"]) for r in records if r["phase"] == phase]
         if pts:
             ax.plot(*zip(*pts), color=colour, label=label, marker=".")

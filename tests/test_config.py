@@ -35,6 +35,9 @@ def test_presets_are_valid_and_round_trip_through_toml(name, tmp_path):
     ("nosection.x=1", "unknown config section"),
     ("rollout_num", "key=value"),
     ("train.pg_baseline='avg'", "'none' or 'mean'"),
+    ("train.method='gan'", "train.method must be one of seqgan, mle, ss, random"),
+    ("train.ss_k=0.5", r"ss_k must be >= 1 for the inverse-sigmoid"),
+    ("train.ss_schedule='cosine'", "'linear', 'exponential' or 'inverse_sigmoid'"),
 ])
 def test_bad_values_are_rejected_with_a_fix(assignment, message):
     with pytest.raises(ConfigError, match=message):

@@ -19,11 +19,11 @@ def test_same_seed_same_metrics_and_adversarial_phase_runs(tiny_cfg, tmp_path):
     a = train(tiny_cfg, tmp_path / "a")
     b = train(tiny_cfg, tmp_path / "b")
     assert _metrics(tmp_path / "a") == _metrics(tmp_path / "b")
-    assert a["nll_oracle_mle"] == b["nll_oracle_mle"]
+    assert a["nll_oracle_pretrained"] == b["nll_oracle_pretrained"]
     phases = [r["phase"] for r in _metrics(tmp_path / "a")]
     assert phases.count("mle") == 3 and phases.count("adversarial") == 3  # epochs 0, 2, 3 of each
     other = train(tiny_cfg.override(["seed=1"]), tmp_path / "c")
-    assert other["nll_oracle_mle"] != a["nll_oracle_mle"]
+    assert other["nll_oracle_pretrained"] != a["nll_oracle_pretrained"]
 
 
 def test_run_folder_holds_every_artifact(tiny_cfg, tmp_path):
@@ -124,3 +124,28 @@ def test_adversarial_round_changes_the_generator_and_the_discriminator(tiny_cfg)
     # G_β was synced once: it is strictly between its start (θ before the round) and the new θ
     beta = trainer.rollout.policy.output.bias
     assert torch.allclose(beta, 0.8 * g0["output.bias"] + 0.2 * trainer.generator.output.bias)
+
+
+@pytest.mark.parametrize("method", ["mle", "ss"])
+def test_baselines_train_from_the_pretrained_generator_and_change_it(tiny_cfg, method):
+    cfg = tiny_cfg.override([f"train.method={method!r}"])
+    trainer = SeqGANTrainer(cfg)
+    records = trainer.fit()
+    assert [r["phase"] for r in records] == ["mle"] * 3 + ["baseline"] * 3
+    assert all(r["method"] == method for r in records)
+    assert trainer.rollout is None  # no G_β, and D was never trained
+    fresh = SeqGANTrainer(cfg)
+    assert all(torch.equal(v, fresh.discriminator.state_dict()[k]) for k, v in trainer.discriminator.state_dict().items())
+    # the baseline phase moved G away from where pretraining left it
+    pretrained = SeqGANTrainer(cfg.override(["train.adversarial_rounds=0"]))
+    pretrained.fit()
+    assert not torch.equal(pretrained.generator.output.weight, trainer.generator.output.weight)
+    assert torch.allclose(torch.tensor(pretrained.records[-1]["nll_oracle"]), torch.tensor(records[2]["nll_oracle"]))
+
+
+def test_random_baseline_is_the_untrained_generator(tiny_cfg):
+    trainer = SeqGANTrainer(tiny_cfg.override(["train.method='random'"]))
+    untrained = {k: v.clone() for k, v in trainer.generator.state_dict().items()}
+    records = trainer.fit()
+    assert len(records) == 1 and records[0]["phase"] == "baseline" and records[0]["method"] == "random"
+    assert all(torch.equal(v, trainer.generator.state_dict()[k]) for k, v in untrained.items())
