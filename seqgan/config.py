@@ -52,11 +52,14 @@ class OracleConfig:
     """Oracle samples forming the real training data (the reference code's generate_num)."""
     num_eval: int = 10_000
     """Generator samples scored for NLL_oracle."""
+    num_test: int = 10_000
+    """Held-out oracle samples on which G_θ's own NLL (NLL_test, coverage) is measured; 0 skips it."""
 
     def __post_init__(self) -> None:
         _check(self.source in ("paper", "random"), f"oracle.source must be 'paper' or 'random', got {self.source!r}")
         _positive("oracle", vocab_size=self.vocab_size, emb_dim=self.emb_dim, hidden_dim=self.hidden_dim,
                   num_train=self.num_train, num_eval=self.num_eval)
+        _non_negative("oracle", num_test=self.num_test)
         _check(self.seq_len >= 2, f"oracle.seq_len must be >= 2 (a rollout needs a prefix), got {self.seq_len}")
         if self.source == "paper":
             _check((self.vocab_size, self.emb_dim, self.hidden_dim) == (5000, 32, 32),
@@ -306,7 +309,8 @@ def _preset_small() -> Config:
 def _preset_tiny() -> Config:
     """Seconds: a small random oracle, for tests and smoke runs."""
     return Config(
-        oracle=OracleConfig(source="random", vocab_size=50, emb_dim=8, hidden_dim=8, seq_len=8, num_train=256, num_eval=256),
+        oracle=OracleConfig(source="random", vocab_size=50, emb_dim=8, hidden_dim=8, seq_len=8, num_train=256, num_eval=256,
+                            num_test=256),
         generator=GeneratorConfig(emb_dim=8, hidden_dim=8, batch_size=16),
         discriminator=DiscriminatorConfig(emb_dim=8, filter_sizes=[2, 3], num_filters=[8, 8], batch_size=32),
         train=TrainConfig(pretrain_epochs=4, d_pretrain_steps=2, d_pretrain_epochs=1, adversarial_rounds=4,

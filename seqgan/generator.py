@@ -97,6 +97,17 @@ class LSTMPolicy(nn.Module):
         """Per-token mean negative log-likelihood (the MLE loss, and NLL_oracle when self is the oracle)."""
         return self.token_nll(tokens_BxT).mean()
 
+    @torch.no_grad()
+    def nll_of(self, sequences_NxT: torch.Tensor, batch_size: int = 256) -> float:
+        """Per-token mean NLL of many sequences, in batches: NLL_oracle when self is the oracle,
+        NLL_test when self is G_θ and the sequences are held-out real data."""
+        total, count = 0.0, 0
+        for lo in range(0, len(sequences_NxT), batch_size):
+            batch = sequences_NxT[lo:lo + batch_size].to(self.output.weight.device)
+            total += self.nll(batch).item() * batch.numel()
+            count += batch.numel()
+        return total / count
+
     # ---- step-by-step passes (sampling and rollouts) -----------------------------------------
     def input_table(self) -> torch.Tensor:
         """Input-to-gates projection of every token plus both biases: (V, 4H), so a step is one lookup."""

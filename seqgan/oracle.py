@@ -49,16 +49,10 @@ class Oracle(LSTMPolicy):
         oracle = cls(vocab_size, emb_dim, hidden_dim, seq_len)
         return oracle.init_normal_(1.0, generator=torch.Generator().manual_seed(seed))  # type: ignore[return-value]
 
-    @torch.no_grad()
     def nll_of(self, sequences_NxT: torch.Tensor, batch_size: int = 256) -> float:
         """NLL_oracle: per-token mean negative log-likelihood of the sequences under the oracle."""
         self._check_tokens(sequences_NxT)
-        total, count = 0.0, 0
-        for lo in range(0, len(sequences_NxT), batch_size):
-            batch = sequences_NxT[lo:lo + batch_size].to(self.output.weight.device)
-            total += self.nll(batch).item() * batch.numel()
-            count += batch.numel()
-        return total / count
+        return super().nll_of(sequences_NxT, batch_size)
 
     def _check_tokens(self, sequences_NxT: torch.Tensor) -> None:
         if sequences_NxT.ndim != 2 or len(sequences_NxT) == 0:

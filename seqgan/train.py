@@ -97,7 +97,9 @@ class SeqGANTrainer:
 
         seed_everything(cfg.seed)
         self.oracle = build_oracle(cfg).to(self.device)
-        self.real_data = self._oracle_data(cfg.oracle.num_train)
+        self.real_data = self._oracle_data(cfg.oracle.num_train, cfg.oracle.seed)
+        # Held-out data for NLL_test: another draw of the oracle, never trained on.
+        self.test_data = self._oracle_data(cfg.oracle.num_test, cfg.oracle.seed + 1) if cfg.oracle.num_test else None
         self.generator = Generator(self.oracle.vocab_size, g.emb_dim, g.hidden_dim, cfg.oracle.seq_len,
                                    g.init_std).to(self.device)
         self.discriminator = Discriminator(self.oracle.vocab_size, cfg.oracle.seq_len, d.emb_dim, d.filter_sizes,
@@ -237,11 +239,15 @@ class SeqGANTrainer:
                 seen += len(idx)
         return {"losses/d": self._finite(total.item() / seen, "discriminator loss"), "d/train_accuracy": correct.item() / seen}
 
-    def evaluate(self) -> float:
-        """NLL_oracle of num_eval fresh samples of G_θ."""
+    def evaluate(self) -> dict[str, float]:
+        """NLL_oracle of num_eval fresh samples of G_θ (quality) and NLL_test, G_θ's NLL of held-out
+        real data (coverage): collapsing onto a few good sequences lowers the first and raises the second."""
         self.generator.eval()
-        nll = self.oracle.nll_of(self.generator.sample(self.cfg.oracle.num_eval))
-        return self._finite(nll, "NLL_oracle")
+        metrics = {"nll_oracle": self._finite(self.oracle.nll_of(self.generator.sample(self.cfg.oracle.num_eval)),
+                                              "NLL_oracle")}
+        if self.test_data is not None:
+            metrics["nll_test"] = self._finite(self.generator.nll_of(self.test_data), "NLL_test")
+        return metrics
 
     # ---- plumbing --------------------------------------------------------------------------
     def _run_phase(self, phase: str, total: int, unit: Callable[[], dict[str, float]]) -> None:
@@ -268,7 +274,7 @@ class SeqGANTrainer:
         offset = self.totals["mle"] if phase == "adversarial" else 0
         label = "baseline" if (phase == "adversarial" and method != "seqgan") or method == "random" else phase
         record: dict[str, Any] = {"phase": label, "method": method, "epoch": index, "global_epoch": offset + index,
-                                  "nll_oracle": self.evaluate(), **scalars, "time_s": round(self.wall_time(), 3)}
+                                  **self.evaluate(), **scalars, "time_s": round(self.wall_time(), 3)}
         self.records.append(record)
         log.info("%s epoch %d: nll_oracle %.4f", phase, index, record["nll_oracle"])
         self.callbacks.evaluation(record)
@@ -288,10 +294,10 @@ class SeqGANTrainer:
                                    "discriminator.lr) or resume from the last checkpoint with --resume")
         return value
 
-    def _oracle_data(self, n: int) -> torch.Tensor:
-        """The real data S: oracle samples drawn with a generator seeded by oracle.seed, so every run
-        seed trains on the same data (as the reference code's fixed real_data file)."""
-        gen = torch.Generator().manual_seed(self.cfg.oracle.seed)
+    def _oracle_data(self, n: int, seed: int) -> torch.Tensor:
+        """Oracle samples drawn with their own seeded generator: every run seed trains (and is tested)
+        on the same data, as the reference code's fixed real_data file."""
+        gen = torch.Generator().manual_seed(seed)
         uniforms = torch.rand(n, self.cfg.oracle.seq_len, generator=gen).to(self.device)
         return self.oracle.sample(n, uniforms_NxT=uniforms)
 

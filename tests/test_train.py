@@ -149,3 +149,15 @@ def test_random_baseline_is_the_untrained_generator(tiny_cfg):
     records = trainer.fit()
     assert len(records) == 1 and records[0]["phase"] == "baseline" and records[0]["method"] == "random"
     assert all(torch.equal(v, trainer.generator.state_dict()[k]) for k, v in untrained.items())
+
+
+def test_nll_test_is_the_generators_nll_of_held_out_oracle_data(tiny_cfg):
+    trainer = SeqGANTrainer(tiny_cfg.override(["train.adversarial_rounds=0", "train.d_pretrain_steps=0"]))
+    records = trainer.fit()
+    assert "nll_test" in records[-1]
+    assert records[-1]["nll_test"] == pytest.approx(trainer.generator.nll_of(trainer.test_data), abs=1e-6)
+    # held out: a different draw from the training data
+    assert not torch.equal(trainer.test_data, trainer.real_data)
+    assert records[-1]["nll_test"] < records[0]["nll_test"]  # MLE improves coverage
+    no_test = SeqGANTrainer(tiny_cfg.override(["oracle.num_test=0", "train.adversarial_rounds=0"])).fit()
+    assert "nll_test" not in no_test[-1]
