@@ -54,6 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--help-config", action="store_true", help="list every setting with its default and meaning, and exit")
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("reproduce", help="regenerate the paper's synthetic results (table1)",
+                       description="table1: every method from one shared MLE-pretrained generator per seed; writes "
+                       "table1.md (NLL_oracle mean ± std, NLL_test, the paper's figures, Welch p-values) and figure2.png.")
+    p.add_argument("experiment", choices=["table1"], help="what to reproduce")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--preset", choices=PRESET_NAMES, help="tiny (tests), small (CPU), paper (GPU); default small")
+    src.add_argument("--config", type=Path, help="TOML config file")
+    p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
+    p.add_argument("--out", type=Path, required=True, help="output folder (reused: finished runs are not redone)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting (repeatable)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_reproduce, seed=None)
+
     p = sub.add_parser("sample", help="draw sequences from a trained generator")
     p.add_argument("--checkpoint", type=Path, required=True, help="run folder or checkpoint file")
     p.add_argument("--num", type=int, default=10, help="number of sequences (default 10)")
@@ -96,6 +109,24 @@ def cmd_train(args: argparse.Namespace) -> int:
         if bars:
             bars.close()
     print(format_summary(summary, args.out))
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from seqgan.errors import ConfigError
+    from seqgan.reproduce import table1
+
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
+    cfg = resolve_config(args)
+    bars = None if args.no_progress or args.quiet else ProgressBars()
+    try:
+        table1(cfg, args.seeds, args.out, callbacks=bars)
+    finally:
+        if bars:
+            bars.close()
+    print((args.out / "table1.md").read_text(encoding="utf-8"))
+    print(f"written: {args.out / 'table1.md'}, {args.out / 'table1.json'}, {args.out / 'figure2.png'}")
     return 0
 
 

@@ -105,11 +105,17 @@ def prepare_run_dir(out_dir: str | Path, cfg: Config, resume: bool) -> Path:
     return run_dir
 
 
-def train(cfg: Config, out_dir: str | Path, resume: bool = False, callbacks: Callbacks | None = None) -> dict[str, Any]:
-    """Train SeqGAN on the oracle into a run folder; returns the summary (also written to summary.json)."""
+def train(cfg: Config, out_dir: str | Path, resume: bool = False, callbacks: Callbacks | None = None,
+          init_from: str | Path | None = None) -> dict[str, Any]:
+    """Train on the oracle into a run folder; returns the summary (also written to summary.json).
+
+    `init_from`: a checkpoint whose finished MLE pretraining this run starts from (unless resuming).
+    """
     run_dir = prepare_run_dir(out_dir, cfg, resume)
     trainer = SeqGANTrainer(cfg, run_dir)
     resumed = trainer.resume() if resume else False
+    if init_from is not None and not resumed:
+        trainer.start_from_pretrained(load_checkpoint(init_from, trainer.device))
     writer = RunWriter(run_dir, trainer.records, tb_purge_step=trainer.global_step() + 1 if resumed else None)
     writer.global_step = trainer.global_step()
     trainer.callbacks = MultiCallbacks(writer, callbacks) if callbacks else writer

@@ -347,6 +347,29 @@ class SeqGANTrainer:
         self.records = list(state["records"])
         self.elapsed, self._started = float(state["elapsed"]), time.perf_counter()
 
+    def start_from_pretrained(self, state: dict[str, Any]) -> None:
+        """Continue after another run's MLE pretraining, so every method of a seed shares one pretrained G_θ.
+
+        The result equals this config's own run from scratch: same weights, MLE optimiser and RNG state.
+        """
+        if state["progress"]["phase"] == "mle":
+            raise CheckpointError("the pretraining checkpoint has not finished MLE pretraining; resume that run first")
+        mine, theirs = self.cfg.to_dict(), state["config"]
+        shared = [*(f"{s}.{k}" for s in ("oracle", "generator") for k in mine[s]), "seed", "train.pretrain_epochs"]
+        differ = [key for key in shared if _get(mine, key) != _get(theirs, key)]
+        if differ:
+            raise CheckpointError(f"the pretraining checkpoint was made with other settings ({', '.join(differ)}); "
+                                  "pretrain with this configuration")
+        self.generator.load_state_dict(state["generator"])
+        self.mle_opt.load_state_dict(state["optimizers"]["mle"])
+        torch.set_rng_state(state["rng"]["cpu"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        method = self.cfg.train.method
+        self.records = [{**r, "method": method} for r in state["records"] if r["phase"] == "mle"]
+        self.progress = Progress("d_pretrain", 0)
+        self.elapsed, self._started = float(state["elapsed"]), time.perf_counter()
+
     def save_checkpoint(self) -> None:
         path = self.checkpoint_path
         if path is None:
@@ -386,6 +409,12 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
     if not isinstance(state, dict) or "generator" not in state or "config" not in state:
         raise CheckpointError(f"{str(path)!r} is not a seqgan checkpoint (missing generator or config)")
     return state
+
+
+def _get(tree: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        tree = tree[part]
+    return tree
 
 
 def _diff_keys(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:

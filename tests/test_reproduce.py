@@ -1,0 +1,60 @@
+import json
+import math
+
+import pytest
+
+from seqgan.cli import main
+from seqgan.reproduce import format_table1, summarize_table1, table1
+from seqgan.run import train
+from seqgan.stats import welch_t_test
+
+
+def _metrics(run_dir):
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "time_s"} for r in rows]
+
+
+def test_methods_start_from_one_shared_pretraining_and_match_their_own_runs(tiny_cfg, tmp_path):
+    rows = table1(tiny_cfg, seeds=2, out_dir=tmp_path / "t1")
+    assert set(rows) == {"random", "mle", "ss", "seqgan"}
+    assert all(len(r["nll_oracle"]) == 2 for r in rows.values())
+    # SeqGAN started from the shared pretraining equals a SeqGAN run from scratch, record for record.
+    train(tiny_cfg.override(["seed=1"]), tmp_path / "direct")
+    assert _metrics(tmp_path / "t1" / "seed1" / "seqgan") == _metrics(tmp_path / "direct")
+    # Every non-random method begins from the same pretrained curve.
+    pre = [r for r in _metrics(tmp_path / "t1" / "seed0" / "pretrain") if r["phase"] == "mle"]
+    for method in ("mle", "ss", "seqgan"):
+        mine = [r for r in _metrics(tmp_path / "t1" / "seed0" / method) if r["phase"] == "mle"]
+        assert [r["nll_oracle"] for r in mine] == [r["nll_oracle"] for r in pre]
+    for name in ("table1.md", "table1.json", "figure2.png"):
+        assert (tmp_path / "t1" / name).is_file()
+
+
+def test_finished_pieces_are_reused(tiny_cfg, tmp_path):
+    table1(tiny_cfg, seeds=1, out_dir=tmp_path / "t1", methods=("mle",))
+    stamp = (tmp_path / "t1" / "seed0" / "mle" / "metrics.jsonl").stat().st_mtime_ns
+    table1(tiny_cfg, seeds=1, out_dir=tmp_path / "t1", methods=("mle", "seqgan"))
+    assert (tmp_path / "t1" / "seed0" / "mle" / "metrics.jsonl").stat().st_mtime_ns == stamp
+    assert (tmp_path / "t1" / "seed0" / "seqgan" / "summary.json").is_file()
+
+
+def test_table_reports_hand_computed_mean_std_and_p():
+    runs = {m: [{"nll_oracle_final": v, "records": [{"nll_test": v + 1}]} for v in vals]
+            for m, vals in {"mle": [9.0, 9.1, 9.05], "seqgan": [8.7, 8.8, 8.75]}.items()}
+    rows = summarize_table1(runs)
+    text = format_table1(rows, 3)
+    assert "| MLE | 9.050 ± 0.050 | 9.038 | 10.050 ± 0.050 |" in text
+    assert "| SeqGAN | 8.750 ± 0.050 | 8.736 |" in text
+    p = welch_t_test([8.7, 8.8, 8.75], [9.0, 9.1, 9.05])[2]
+    assert rows["mle"]["p_seqgan_vs"] == pytest.approx(p)
+    assert f"{p:.2g} |" in text  # t = −7.35, df = 4: p ≈ 0.0018
+    assert p == pytest.approx(0.00183, rel=0.01)
+    one = summarize_table1({m: r[:1] for m, r in runs.items()})
+    assert math.isnan(one["mle"]["p_seqgan_vs"]) and "needs ≥ 2 seeds" in format_table1(one, 1)
+
+
+def test_cli_reproduce_table1(tmp_path, capsys):
+    assert main(["-q", "reproduce", "table1", "--preset", "tiny", "--seeds", "1", "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "| SeqGAN |" in out and "| Scheduled Sampling |" in out and "| Random |" in out
+    assert main(["reproduce", "table1", "--preset", "tiny", "--seeds", "0", "--out", str(tmp_path / "r")]) == 2
