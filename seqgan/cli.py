@@ -54,10 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--help-config", action="store_true", help="list every setting with its default and meaning, and exit")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("reproduce", help="regenerate the paper's synthetic results (table1)",
+    p = sub.add_parser("reproduce", help="regenerate the paper's synthetic results (table1, ablation)",
                        description="table1: every method from one shared MLE-pretrained generator per seed; writes "
-                       "table1.md (NLL_oracle mean ± std, NLL_test, the paper's figures, Welch p-values) and figure2.png.")
-    p.add_argument("experiment", choices=["table1"], help="what to reproduce")
+                       "table1.md (NLL_oracle mean ± std, NLL_test, the paper's figures, Welch p-values), figure2.png "
+                       "and the temperature sweep. ablation: the four g-steps/d-steps/k strategies of Figure 3 "
+                       "(first seed).")
+    p.add_argument("experiment", choices=["table1", "ablation"], help="what to reproduce")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--preset", choices=PRESET_NAMES, help="tiny (tests), small (CPU), paper (GPU); default small")
     src.add_argument("--config", type=Path, help="TOML config file")
@@ -114,19 +116,29 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from seqgan.errors import ConfigError
-    from seqgan.reproduce import table1
+    from seqgan.reproduce import ablation, table1
 
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
     cfg = resolve_config(args)
     bars = None if args.no_progress or args.quiet else ProgressBars()
     try:
-        table1(cfg, args.seeds, args.out, callbacks=bars)
+        if args.experiment == "table1":
+            table1(cfg, args.seeds, args.out, callbacks=bars)
+        else:
+            result = ablation(cfg, args.out, callbacks=bars)
     finally:
         if bars:
             bars.close()
-    print((args.out / "table1.md").read_text(encoding="utf-8"))
-    print(f"written: {args.out / 'table1.md'}, {args.out / 'table1.json'}, {args.out / 'figure2.png'}")
+    if args.experiment == "table1":
+        print((args.out / "table1.md").read_text(encoding="utf-8"))
+        print(f"written in {args.out}: table1.md, table1.json, figure2.png, temperature_sweep.png")
+    else:
+        print("| strategy (g-steps/d-steps/k) | final NLL_oracle | best NLL_oracle |\n|---|---|---|")
+        for row in result.values():
+            print(f"| {row['g_steps']}/{row['d_steps']}/{row['d_epochs']} | {row['nll_oracle_final']:.3f} | "
+                  f"{row['nll_oracle_best']:.3f} |")
+        print(f"written in {args.out}: ablation.json, figure3.png")
     return 0
 
 

@@ -82,11 +82,14 @@ class LSTMPolicy(nn.Module):
         hidden_BxTxH, _ = self.lstm(self.embedding(self._inputs(tokens_BxT)))
         return self.output(hidden_BxTxH)
 
-    def token_nll(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
-        """−log G(y_t | Y_1:t-1) for every position: (B, T). Fused projection + NLL (see seqgan.fused)."""
+    def token_nll(self, tokens_BxT: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        """−log G(y_t | Y_1:t-1) for every position: (B, T). Fused projection + NLL (see seqgan.fused);
+        `temperature` scores under softmax(logits / τ), the distribution `sample(temperature=τ)` draws from."""
         hidden_BxTxH, _ = self.lstm(self.embedding(self._inputs(tokens_BxT)))
-        nll_N = token_nll(hidden_BxTxH.reshape(-1, self.hidden_dim), self.output.weight, self.output.bias,
-                          tokens_BxT.reshape(-1))
+        weight, bias = self.output.weight, self.output.bias
+        if temperature != 1.0:
+            weight, bias = weight / temperature, bias / temperature
+        nll_N = token_nll(hidden_BxTxH.reshape(-1, self.hidden_dim), weight, bias, tokens_BxT.reshape(-1))
         return nll_N.view_as(tokens_BxT)
 
     def log_probs(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
@@ -98,13 +101,13 @@ class LSTMPolicy(nn.Module):
         return self.token_nll(tokens_BxT).mean()
 
     @torch.no_grad()
-    def nll_of(self, sequences_NxT: torch.Tensor, batch_size: int = 256) -> float:
+    def nll_of(self, sequences_NxT: torch.Tensor, batch_size: int = 256, temperature: float = 1.0) -> float:
         """Per-token mean NLL of many sequences, in batches: NLL_oracle when self is the oracle,
         NLL_test when self is G_θ and the sequences are held-out real data."""
         total, count = 0.0, 0
         for lo in range(0, len(sequences_NxT), batch_size):
             batch = sequences_NxT[lo:lo + batch_size].to(self.output.weight.device)
-            total += self.nll(batch).item() * batch.numel()
+            total += self.token_nll(batch, temperature).mean().item() * batch.numel()
             count += batch.numel()
         return total / count
 

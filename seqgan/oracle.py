@@ -64,6 +64,13 @@ class Oracle(LSTMPolicy):
             raise DataError(f"token ids must lie in [0, {self.vocab_size - 1}] for this oracle; found {lo}..{hi}")
 
 
+def oracle_data(oracle: Oracle, n: int, seed: int) -> torch.Tensor:
+    """n oracle samples drawn with their own seeded generator (the same sequences for every run seed)."""
+    gen = torch.Generator().manual_seed(seed)
+    uniforms = torch.rand(n, oracle.seq_len, generator=gen).to(oracle.output.weight.device)
+    return oracle.sample(n, uniforms_NxT=uniforms)
+
+
 def nll_oracle(oracle: Oracle, generator: LSTMPolicy, num_samples: int = 10_000) -> float:
     """Sample `num_samples` sequences from G and score them under the oracle (the paper's metric)."""
     return oracle.nll_of(generator.sample(num_samples))

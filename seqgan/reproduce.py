@@ -53,6 +53,83 @@ def table1(cfg: Config, seeds: int, out_dir: str | Path, methods: tuple[str, ...
     (out / "table1.md").write_text(format_table1(result, seeds), encoding="utf-8")
     (out / "table1.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     plot_figure2({m: r[0]["records"] for m, r in runs.items()}, cfg.train.pretrain_epochs, out / "figure2.png")
+    swept = [m for m in ("mle", "seqgan") if m in methods]
+    if swept:
+        sweep = temperature_sweep(cfg.override(["seed=0"]), {m: out / "seed0" / m for m in swept})
+        (out / "temperature_sweep.json").write_text(json.dumps(sweep, indent=2) + "\n", encoding="utf-8")
+        plot_temperature_sweep(sweep, out / "temperature_sweep.png")
+    return result
+
+
+SWEEP_TEMPERATURES = (0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0)
+
+
+def temperature_sweep(cfg: Config, run_dirs: dict[str, Path], temperatures: tuple[float, ...] = SWEEP_TEMPERATURES
+                      ) -> dict[str, list[dict[str, float]]]:
+    """Quality against diversity (Caccia et al. 2018): for each trained generator and temperature τ,
+    NLL_oracle of samples drawn at τ and NLL_test of held-out data under the same tempered distribution."""
+    import torch
+
+    from seqgan.oracle import oracle_data
+    from seqgan.run import load_generator
+    from seqgan.train import build_oracle, heldout_seed
+
+    oracle = build_oracle(cfg)
+    held_out = oracle_data(oracle, cfg.oracle.num_test or cfg.oracle.num_eval, heldout_seed(cfg))
+    sweep: dict[str, list[dict[str, float]]] = {}
+    for method, run_dir in run_dirs.items():
+        generator = load_generator(run_dir)
+        torch.manual_seed(cfg.seed)
+        sweep[method] = [{"temperature": t,
+                          "nll_oracle": oracle.nll_of(generator.sample(cfg.oracle.num_eval, temperature=t)),
+                          "nll_test": generator.nll_of(held_out, temperature=t)} for t in temperatures]
+    return sweep
+
+
+def plot_temperature_sweep(sweep: dict[str, list[dict[str, float]]], path: Path) -> None:
+    """NLL_oracle (quality) against NLL_test (coverage), one curve per method, points labelled by τ."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for method, points in sweep.items():
+        xs, ys = [p["nll_test"] for p in points], [p["nll_oracle"] for p in points]
+        ax.plot(xs, ys, marker="o", label=NAMES.get(method, method))
+        for p in points:
+            ax.annotate(f"{p['temperature']:g}", (p["nll_test"], p["nll_oracle"]), fontsize=7,
+                        textcoords="offset points", xytext=(3, 3))
+    ax.set_xlabel("NLL_test (coverage of held-out data; lower is better)")
+    ax.set_ylabel("NLL_oracle (sample quality; lower is better)")
+    ax.set_title("Temperature sweep: quality against diversity")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+ABLATION_STRATEGIES = {"g100_d1_k10": (100, 1, 10), "g30_d1_k30": (30, 1, 30), "g1_d1_k10": (1, 1, 10),
+                       "g1_d5_k3": (1, 5, 3)}
+
+
+def ablation(cfg: Config, out_dir: str | Path, callbacks: Callbacks | None = None) -> dict[str, Any]:
+    """The paper's Figure 3: SeqGAN under four (g-steps, d-steps, k) strategies from one shared pretraining."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    pretrain_dir = out / "pretrain"
+    run_once(cfg.override(["train.method='mle'", "train.adversarial_rounds=0"]), pretrain_dir, callbacks)
+    runs = {}
+    for name, (g, d, k) in ABLATION_STRATEGIES.items():
+        strategy = cfg.override(["train.method='seqgan'", f"train.g_steps={g}", f"train.d_steps={d}", f"train.d_epochs={k}"])
+        runs[name] = run_once(strategy, out / name, callbacks, pretrain_dir / "checkpoints" / "latest.pt")
+    result = {name: {"g_steps": g, "d_steps": d, "d_epochs": k, "nll_oracle_final": runs[name]["nll_oracle_final"],
+                     "nll_oracle_best": runs[name]["nll_oracle_best"], "wall_time_s": runs[name].get("wall_time_s")}
+              for name, (g, d, k) in ABLATION_STRATEGIES.items()}
+    (out / "ablation.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    plot_figure2({f"g-steps {g}, d-steps {d}, k {k}": runs[name]["records"]
+                  for name, (g, d, k) in ABLATION_STRATEGIES.items()}, cfg.train.pretrain_epochs, out / "figure3.png",
+                 title="SeqGAN training strategies (Figure 3)")
     return result
 
 
@@ -91,7 +168,8 @@ def format_table1(rows: dict[str, Any], seeds: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_figure2(records: dict[str, list[dict[str, Any]]], pretrain_epochs: int, path: Path) -> None:
+def plot_figure2(records: dict[str, list[dict[str, Any]]], pretrain_epochs: int, path: Path,
+                 title: str = "Learning curves on the synthetic oracle (Figure 2)") -> None:
     """NLL_oracle learning curves of every method on one plot (the paper's Figure 2), first seed."""
     import matplotlib
 
@@ -115,7 +193,7 @@ def plot_figure2(records: dict[str, list[dict[str, Any]]], pretrain_epochs: int,
     ax.axvline(pretrain_epochs, color="grey", linestyle="--", linewidth=1)
     ax.set_xlabel("epoch (MLE pretraining, then each method)")
     ax.set_ylabel("NLL_oracle")
-    ax.set_title("Learning curves on the synthetic oracle (Figure 2)")
+    ax.set_title(title)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)

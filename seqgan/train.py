@@ -22,7 +22,7 @@ from seqgan.config import Config
 from seqgan.discriminator import Discriminator
 from seqgan.errors import CheckpointError, ConfigError, TrainingDiverged
 from seqgan.generator import Generator
-from seqgan.oracle import Oracle
+from seqgan.oracle import Oracle, oracle_data
 from seqgan.policy_gradient import pg_loss
 from seqgan.rollout import Rollout
 from seqgan.scheduled_sampling import scheduled_sampling_nll, teacher_forcing_prob
@@ -50,6 +50,11 @@ def adam(params: Iterable[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
     """Adam with the fused kernel: one pass over all parameters instead of ~10 (D's optimizer step
     on 2 cores: 6.2 s → 1.6 s per 10,000 sequences)."""
     return torch.optim.Adam(params, lr=lr, fused=True)
+
+
+def heldout_seed(cfg: Config) -> int:
+    """Seed of the held-out oracle samples behind NLL_test."""
+    return cfg.oracle.seed + 1
 
 
 def build_oracle(cfg: Config) -> Oracle:
@@ -97,9 +102,10 @@ class SeqGANTrainer:
 
         seed_everything(cfg.seed)
         self.oracle = build_oracle(cfg).to(self.device)
-        self.real_data = self._oracle_data(cfg.oracle.num_train, cfg.oracle.seed)
-        # Held-out data for NLL_test: another draw of the oracle, never trained on.
-        self.test_data = self._oracle_data(cfg.oracle.num_test, cfg.oracle.seed + 1) if cfg.oracle.num_test else None
+        # The real data S, the same for every run seed (as the reference code's fixed real_data file),
+        # and held-out data for NLL_test: another draw of the oracle, never trained on.
+        self.real_data = oracle_data(self.oracle, cfg.oracle.num_train, cfg.oracle.seed)
+        self.test_data = oracle_data(self.oracle, cfg.oracle.num_test, heldout_seed(cfg)) if cfg.oracle.num_test else None
         self.generator = Generator(self.oracle.vocab_size, g.emb_dim, g.hidden_dim, cfg.oracle.seq_len,
                                    g.init_std).to(self.device)
         self.discriminator = Discriminator(self.oracle.vocab_size, cfg.oracle.seq_len, d.emb_dim, d.filter_sizes,
@@ -293,13 +299,6 @@ class SeqGANTrainer:
                                    "training stopped. Lower the learning rate (generator.lr / generator.pg_lr / "
                                    "discriminator.lr) or resume from the last checkpoint with --resume")
         return value
-
-    def _oracle_data(self, n: int, seed: int) -> torch.Tensor:
-        """Oracle samples drawn with their own seeded generator: every run seed trains (and is tested)
-        on the same data, as the reference code's fixed real_data file."""
-        gen = torch.Generator().manual_seed(seed)
-        uniforms = torch.rand(n, self.cfg.oracle.seq_len, generator=gen).to(self.device)
-        return self.oracle.sample(n, uniforms_NxT=uniforms)
 
     # ---- checkpoints -----------------------------------------------------------------------
     @property

@@ -58,3 +58,42 @@ def test_cli_reproduce_table1(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| SeqGAN |" in out and "| Scheduled Sampling |" in out and "| Random |" in out
     assert main(["reproduce", "table1", "--preset", "tiny", "--seeds", "0", "--out", str(tmp_path / "r")]) == 2
+
+
+def test_temperature_sweep_trades_quality_for_coverage(tiny_cfg, tmp_path):
+    from seqgan.reproduce import temperature_sweep
+
+    train(tiny_cfg.override(["train.method='mle'", "train.adversarial_rounds=0", "train.pretrain_epochs=8"]), tmp_path / "m")
+    sweep = temperature_sweep(tiny_cfg, {"mle": tmp_path / "m"}, temperatures=(0.5, 1.0, 2.0))["mle"]
+    cold, warm, hot = sweep
+    assert cold["nll_oracle"] < warm["nll_oracle"] < hot["nll_oracle"]   # colder samples look better to the oracle
+    assert warm["nll_test"] < cold["nll_test"] and warm["nll_test"] < hot["nll_test"]  # τ = 1 covers the data best
+    metrics = _metrics(tmp_path / "m")
+    assert warm["nll_test"] == pytest.approx(metrics[-1]["nll_test"], abs=1e-5)
+
+
+def test_tempered_nll_is_the_nll_of_scaled_logits():
+    import torch
+
+    from seqgan.generator import Generator
+
+    g = Generator(30, 8, 8, seq_len=5).double()
+    y = g.sample(6)
+    expected = torch.nn.functional.cross_entropy(g(y).flatten(0, 1) / 0.7, y.flatten())
+    assert g.nll_of(y, temperature=0.7) == pytest.approx(expected.item(), abs=1e-10)
+
+
+def test_ablation_runs_the_four_strategies_from_one_pretraining(tiny_cfg, tmp_path):
+    from seqgan.reproduce import ABLATION_STRATEGIES, ablation
+
+    cfg = tiny_cfg.override(["train.adversarial_rounds=2", "train.num_negatives=32"])
+    result = ablation(cfg, tmp_path / "ab")
+    assert set(result) == set(ABLATION_STRATEGIES)
+    from seqgan.config import load_config
+
+    pre = [r["nll_oracle"] for r in _metrics(tmp_path / "ab" / "pretrain") if r["phase"] == "mle"]
+    for name, (g, d, k) in ABLATION_STRATEGIES.items():
+        t = load_config(tmp_path / "ab" / name / "config.toml").train
+        assert (t.g_steps, t.d_steps, t.d_epochs) == (g, d, k)
+        assert [r["nll_oracle"] for r in _metrics(tmp_path / "ab" / name) if r["phase"] == "mle"] == pre
+    assert (tmp_path / "ab" / "figure3.png").is_file()
