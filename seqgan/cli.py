@@ -146,7 +146,8 @@ def format_summary(summary: dict[str, Any], run_dir: Path) -> str:
     def fmt(x: float | None) -> str:
         return "-" if x is None else f"{x:.3f}"
 
-    name = {"seqgan": "SeqGAN", "mle": "MLE (continued)", "ss": "Scheduled Sampling", "random": "Random"}.get(
+    name = {"seqgan": "SeqGAN", "mle": "MLE (continued)", "ss": "Scheduled Sampling", "pg_bleu": "PG-BLEU",
+            "random": "Random"}.get(
         summary["method"], summary["method"])
     rows = [("after MLE pretraining", summary["nll_oracle_pretrained"]), (f"after {name} (final)", summary["nll_oracle_final"]),
             (f"after {name} (best eval)", summary["nll_oracle_best"])]

@@ -121,7 +121,7 @@ class DiscriminatorConfig:
                "discriminator.filter_sizes and num_filters must hold positive integers")
 
 
-METHODS = ("seqgan", "mle", "ss", "random")
+METHODS = ("seqgan", "mle", "ss", "pg_bleu", "random")
 
 
 @dataclass
@@ -151,7 +151,10 @@ class TrainConfig:
     pg_baseline: str = "none"
     """'none' (the paper) or 'mean': subtract the batch mean of Q at each step."""
     method: str = "seqgan"
-    """After MLE pretraining: 'seqgan', or a baseline: 'mle' (keep MLE), 'ss' (Scheduled Sampling), 'random' (untrained G)."""
+    """After MLE pretraining: 'seqgan', or a baseline: 'mle' (keep MLE), 'ss' (Scheduled Sampling),
+    'pg_bleu' (policy gradient with BLEU against the real data as the reward) or 'random' (untrained G)."""
+    pg_bleu_n: int = 4
+    """n of the BLEU-n reward of PG-BLEU."""
     ss_schedule: str = "inverse_sigmoid"
     """Scheduled Sampling's decay of the teacher-forcing probability: 'linear', 'exponential' or 'inverse_sigmoid'."""
     ss_k: float = 100.0
@@ -179,6 +182,7 @@ class TrainConfig:
         if self.ss_schedule == "inverse_sigmoid":
             _check(self.ss_k >= 1, f"train.ss_k must be >= 1 for the inverse-sigmoid schedule, got {self.ss_k}")
         _check(0 <= self.ss_floor <= 1, f"train.ss_floor must be in [0, 1], got {self.ss_floor}")
+        _check(1 <= self.pg_bleu_n <= 5, f"train.pg_bleu_n must be in 1..5, got {self.pg_bleu_n}")
 
 
 @dataclass

@@ -17,7 +17,7 @@ from seqgan.run import train
 from seqgan.stats import mean_std, welch_t_test
 from seqgan.train import Callbacks
 
-TABLE1_METHODS = ("random", "mle", "ss", "seqgan")
+TABLE1_METHODS = ("random", "mle", "ss", "pg_bleu", "seqgan")
 PAPER_TABLE1 = {"random": 10.310, "mle": 9.038, "ss": 8.985, "pg_bleu": 8.946, "seqgan": 8.736}
 NAMES = {"random": "Random", "mle": "MLE", "ss": "Scheduled Sampling", "pg_bleu": "PG-BLEU", "seqgan": "SeqGAN"}
 

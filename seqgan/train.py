@@ -22,9 +22,10 @@ from seqgan.config import Config
 from seqgan.discriminator import Discriminator
 from seqgan.errors import CheckpointError, ConfigError, TrainingDiverged
 from seqgan.generator import Generator
+from seqgan.metrics import BleuScorer
 from seqgan.oracle import Oracle, oracle_data
 from seqgan.policy_gradient import pg_loss
-from seqgan.rollout import Rollout
+from seqgan.rollout import RewardFn, Rollout
 from seqgan.scheduled_sampling import scheduled_sampling_nll, teacher_forcing_prob
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ class SeqGANTrainer:
         self.discriminator = Discriminator(self.oracle.vocab_size, cfg.oracle.seq_len, d.emb_dim, d.filter_sizes,
                                            d.num_filters, d.dropout, d.l2_reg).to(self.device)
         self.rollout: Rollout | None = None  # G_β exists from the start of the adversarial phase
+        self._bleu: BleuScorer | None = None  # PG-BLEU's reference n-gram counts, built on first use
         self.mle_opt = adam(self.generator.parameters(), g.lr)
         # A fresh Adam for policy gradient: the MLE moments would swamp the tiny early rewards.
         self.pg_opt = adam(self.generator.parameters(), g.pg_lr)
@@ -145,7 +147,7 @@ class SeqGANTrainer:
 
     def _method_unit(self) -> Callable[[], dict[str, float]]:
         method = self.cfg.train.method
-        if method == "seqgan":
+        if method in ("seqgan", "pg_bleu"):
             return self.adversarial_round
         epoch = {"mle": self.mle_epoch, "ss": self.ss_epoch}.get(method)
 
@@ -172,7 +174,7 @@ class SeqGANTrainer:
         for _ in range(t.g_steps):
             scalars.update(self.g_step())
         self.rollout.update(self.generator)  # β ← r·β + (1 − r)·θ
-        for _ in range(t.d_steps):
+        for _ in range(t.d_steps if t.method == "seqgan" else 0):  # PG-BLEU's reward needs no training
             scalars.update(self.d_step(t.d_epochs))
         # The reference code evaluates right after the g-steps; G_θ is the same here, as neither the
         # G_β sync nor the d-steps change it, and the record can carry the round's D loss too.
@@ -216,11 +218,21 @@ class SeqGANTrainer:
         g, t = self.cfg.generator, self.cfg.train
         assert self.rollout is not None
         sequences = self.generator.sample(g.batch_size)
-        rewards = self.rollout.rewards(sequences, self.discriminator.prob_real, t.rollout_num,
+        rewards = self.rollout.rewards(sequences, self.reward_fn(), t.rollout_num,
                                        memory_budget_mb=self.cfg.runtime.memory_budget_mb)
         loss = pg_loss(self.generator, sequences, rewards, t.pg_baseline)
         self._update(self.pg_opt, self.generator, loss, g.grad_clip)
         return {"losses/g_pg": self._finite(loss.item(), "policy-gradient loss"), "rewards/mean_q": rewards.mean().item()}
+
+    def reward_fn(self) -> RewardFn:
+        """The reward of complete sequences: D_φ's probability of real, or for PG-BLEU their BLEU against S."""
+        if self.cfg.train.method != "pg_bleu":
+            return self.discriminator.prob_real
+        if self._bleu is None:
+            self._bleu = BleuScorer(self.real_data.tolist(), max_n=self.cfg.train.pg_bleu_n)
+        bleu, n = self._bleu, self.cfg.train.pg_bleu_n
+        return lambda seqs: torch.tensor([bleu.sentence_bleu(s, n) for s in seqs.tolist()], dtype=torch.float64,
+                                        device=seqs.device)
 
     def d_step(self, epochs: int) -> dict[str, float]:
         """Train D_φ for `epochs` passes over real sequences and as many fresh samples of G_θ."""

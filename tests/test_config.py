@@ -35,7 +35,7 @@ def test_presets_are_valid_and_round_trip_through_toml(name, tmp_path):
     ("nosection.x=1", "unknown config section"),
     ("rollout_num", "key=value"),
     ("train.pg_baseline='avg'", "'none' or 'mean'"),
-    ("train.method='gan'", "train.method must be one of seqgan, mle, ss, random"),
+    ("train.method='gan'", "train.method must be one of seqgan, mle, ss, pg_bleu, random"),
     ("train.ss_k=0.5", r"ss_k must be >= 1 for the inverse-sigmoid"),
     ("train.ss_schedule='cosine'", "'linear', 'exponential' or 'inverse_sigmoid'"),
 ])

@@ -16,7 +16,7 @@ def _metrics(run_dir):
 
 def test_methods_start_from_one_shared_pretraining_and_match_their_own_runs(tiny_cfg, tmp_path):
     rows = table1(tiny_cfg, seeds=2, out_dir=tmp_path / "t1")
-    assert set(rows) == {"random", "mle", "ss", "seqgan"}
+    assert set(rows) == {"random", "mle", "ss", "pg_bleu", "seqgan"}
     assert all(len(r["nll_oracle"]) == 2 for r in rows.values())
     # SeqGAN started from the shared pretraining equals a SeqGAN run from scratch, record for record.
     train(tiny_cfg.override(["seed=1"]), tmp_path / "direct")

@@ -126,14 +126,15 @@ def test_adversarial_round_changes_the_generator_and_the_discriminator(tiny_cfg)
     assert torch.allclose(beta, 0.8 * g0["output.bias"] + 0.2 * trainer.generator.output.bias)
 
 
-@pytest.mark.parametrize("method", ["mle", "ss"])
+@pytest.mark.parametrize("method", ["mle", "ss", "pg_bleu"])
 def test_baselines_train_from_the_pretrained_generator_and_change_it(tiny_cfg, method):
     cfg = tiny_cfg.override([f"train.method={method!r}"])
     trainer = SeqGANTrainer(cfg)
     records = trainer.fit()
     assert [r["phase"] for r in records] == ["mle"] * 3 + ["baseline"] * 3
     assert all(r["method"] == method for r in records)
-    assert trainer.rollout is None  # no G_β, and D was never trained
+    assert (trainer.rollout is not None) == (method == "pg_bleu")  # only PG-BLEU rolls out with G_β
+    # D was never trained
     fresh = SeqGANTrainer(cfg)
     assert all(torch.equal(v, fresh.discriminator.state_dict()[k]) for k, v in trainer.discriminator.state_dict().items())
     # the baseline phase moved G away from where pretraining left it
@@ -161,3 +162,27 @@ def test_nll_test_is_the_generators_nll_of_held_out_oracle_data(tiny_cfg):
     assert records[-1]["nll_test"] < records[0]["nll_test"]  # MLE improves coverage
     no_test = SeqGANTrainer(tiny_cfg.override(["oracle.num_test=0", "train.adversarial_rounds=0"])).fit()
     assert "nll_test" not in no_test[-1]
+
+
+def test_pg_bleu_reward_is_the_bleu_of_the_completed_sequence(tiny_cfg):
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+
+    from seqgan.rollout import batched_rewards
+
+    trainer = SeqGANTrainer(tiny_cfg.override(["train.method='pg_bleu'", "train.pg_bleu_n=3"]))
+    refs = trainer.real_data.tolist()
+    seen = []
+
+    def recording(seqs):
+        seen.append(seqs.clone())
+        return trainer.reward_fn()(seqs)
+
+    y = trainer.generator.sample(3)
+    q = batched_rewards(trainer.generator, y, recording, rollout_num=2)
+    completed = seen[0][:4].tolist()  # a few completed rollouts
+    rewards = trainer.reward_fn()(seen[0][:4])
+    for seq, r in zip(completed, rewards.tolist()):
+        expected = sentence_bleu(refs, seq, weights=(1 / 3,) * 3, smoothing_function=SmoothingFunction().method1)
+        assert r == pytest.approx(expected, abs=1e-12)
+    assert q[:, -1].tolist() == pytest.approx([sentence_bleu(refs, s, weights=(1 / 3,) * 3,
+                                               smoothing_function=SmoothingFunction().method1) for s in y.tolist()])
