@@ -65,3 +65,15 @@ def test_bad_input_gives_a_message_and_exit_2_not_a_traceback(tmp_path, capsys, 
 def test_help_config_documents_settings(capsys):
     assert main(["train", "--out", "x", "--help-config"]) == 0
     assert "train.update_rate = 0.8" in capsys.readouterr().out
+
+
+def test_ctrl_c_says_how_to_resume_without_a_traceback(tmp_path, capsys, monkeypatch):
+    import seqgan.run
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(seqgan.run, "train", interrupted)
+    assert main(["-q", "train", "--preset", "tiny", "--out", str(tmp_path / "r")]) == 130
+    err = capsys.readouterr().err
+    assert "--resume" in err and "Traceback" not in err
