@@ -64,3 +64,49 @@ class BleuScorer:
     def mean_bleu(self, hypotheses: Sequence[Sequence[Hashable]], n: int = 4) -> float:
         """BLEU-n as the benchmark platforms report it: the mean of sentence BLEU over hypotheses."""
         return sum(self.sentence_bleu(h, n) for h in hypotheses) / len(hypotheses)
+
+
+def self_bleu(hypotheses: Sequence[Sequence[Hashable]], n: int = 4) -> float:
+    """Self-BLEU-n (diversity; lower is more diverse): the mean BLEU-n of each hypothesis against all the
+    others, the hypothesis itself left out of its references. Equal to NLTK's sentence_bleu per hypothesis.
+
+    For each n-gram it keeps the largest count, which hypothesis holds it, and the largest count among
+    the rest, so "max over the other hypotheses" is one lookup instead of a pass over all of them.
+    """
+    if len(hypotheses) < 2:
+        raise ValueError("Self-BLEU needs at least two hypotheses")
+    counts = [[Counter(ngrams(h, k)) for k in range(1, n + 1)] for h in hypotheses]
+    top: list[dict[tuple, tuple[int, int, int]]] = [{} for _ in range(n)]  # gram -> (best, holder, second)
+    for i, per_k in enumerate(counts):
+        for k in range(n):
+            table = top[k]
+            for gram, c in per_k[k].items():
+                best, holder, second = table.get(gram, (0, -1, 0))
+                table[gram] = (c, i, best) if c > best else (best, holder, max(second, c))
+    lengths = Counter(len(h) for h in hypotheses)
+    total = 0.0
+    for i, hyp in enumerate(hypotheses):
+        numerators, denominators = [], []
+        for k in range(n):
+            table = top[k]
+            clipped = 0
+            for gram, c in counts[i][k].items():
+                best, holder, second = table[gram]
+                clipped += min(c, second if holder == i else best)
+            numerators.append(clipped)
+            denominators.append(max(1, sum(counts[i][k].values())))
+        if numerators[0] == 0:
+            continue  # BLEU 0
+        hyp_len = len(hyp)
+        others = [r for r, m in lengths.items() if m > (1 if r == hyp_len else 0)]
+        ref_len = min(others, key=lambda r: (abs(r - hyp_len), r))
+        bp = 1.0 if hyp_len > ref_len else math.exp(1 - ref_len / hyp_len)
+        logs = (1.0 / n * math.log((num if num else EPSILON) / den) for num, den in zip(numerators, denominators))
+        total += bp * math.exp(math.fsum(logs))
+    return total / len(hypotheses)
+
+
+def distinct_n(hypotheses: Sequence[Sequence[Hashable]], n: int) -> float:
+    """Distinct-n: unique n-grams over all n-grams in the hypotheses (0 when there are none)."""
+    grams = [g for h in hypotheses for g in ngrams(h, n)]
+    return len(set(grams)) / len(grams) if grams else 0.0

@@ -31,3 +31,26 @@ def test_bleu_edge_cases_equal_nltk():
     assert scorer.sentence_bleu(["a", "b", "c", "d"], 4) == pytest.approx(1.0)
     with pytest.raises(ValueError):
         BleuScorer([])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_self_bleu_equals_nltk_with_each_hypothesis_left_out(seed):
+    from seqgan.metrics import self_bleu
+
+    rng = random.Random(100 + seed)
+    vocab = rng.choice([3, 5, 12])
+    hyps = [[rng.randrange(vocab) for _ in range(rng.randint(1, 10))] for _ in range(rng.randint(2, 15))]
+    if seed == 0:
+        hyps += [list(hyps[0]), list(hyps[0])]  # duplicates: ties for the largest count
+    for n in range(1, 6):
+        expected = sum(_nltk(hyps[:i] + hyps[i + 1:], h, n) for i, h in enumerate(hyps)) / len(hyps)
+        assert self_bleu(hyps, n) == pytest.approx(expected, abs=1e-12, rel=0)
+
+
+def test_distinct_n():
+    from seqgan.metrics import distinct_n
+
+    hyps = [["a", "b", "a"], ["a", "b"]]
+    assert distinct_n(hyps, 1) == pytest.approx(2 / 5)
+    assert distinct_n(hyps, 2) == pytest.approx(2 / 3)  # (a,b), (b,a), (a,b)
+    assert distinct_n([["a"]], 2) == 0.0
