@@ -307,10 +307,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         }
     results["speedup_total"] = results["paths"]["naive"]["median"]["total_s"] / results["paths"]["batched"]["median"]["total_s"]
 
-    print(markdown(env, args, results))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return emit(markdown(env, args, results), results, args.json)
+
+
+def emit(table: str, results: dict[str, Any], json_path: Path | None) -> dict[str, Any]:
+    """Print the Markdown table; with --json also write the raw numbers."""
+    print(table)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(results, indent=2) + "\n")
     return results
 
 

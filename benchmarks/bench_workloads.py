@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import statistics
 import sys
 import time
@@ -40,7 +39,7 @@ from seqgan.oracle import PAPER_VOCAB, Oracle
 
 # Running as a script already puts benchmarks/ on sys.path; this also covers importing the module from elsewhere.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_adversarial_step import discriminator_flops_per_sequence, environment, matmul_gflops  # noqa: E402
+from bench_adversarial_step import discriminator_flops_per_sequence, emit, environment, matmul_gflops  # noqa: E402
 
 WORKLOADS = ("sample", "mle", "nll", "disc")
 GEN_LR = 0.01          # reference code's generator learning rate
@@ -358,11 +357,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "speedup": timing["naive"]["median_s"] / timing["fast"]["median_s"],
         }
 
-    print(markdown(env, args, results))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-    return results
+    return emit(markdown(env, args, results), results, args.json)
 
 
 if __name__ == "__main__":
