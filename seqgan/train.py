@@ -294,7 +294,7 @@ class SeqGANTrainer:
         record: dict[str, Any] = {"phase": label, "method": method, "epoch": index, "global_epoch": offset + index,
                                   **self.evaluate(), **scalars, "time_s": round(self.wall_time(), 3)}
         self.records.append(record)
-        log.info("%s epoch %d: nll_oracle %.4f", phase, index, record["nll_oracle"])
+        log.info("%s (%s) epoch %d: nll_oracle %.4f", label, method, index, record["nll_oracle"])
         self.callbacks.evaluation(record)
 
     @staticmethod
