@@ -16,7 +16,7 @@ import torch
 from seqgan.config import Config, to_toml
 from seqgan.errors import ConfigError
 from seqgan.oracle import write_token_file
-from seqgan.train import Callbacks, Progress, SeqGANTrainer, load_checkpoint, save_atomic
+from seqgan.train import Callbacks, SeqGANTrainer, load_checkpoint, save_atomic
 
 log = logging.getLogger(__name__)
 
@@ -219,4 +219,4 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> torc
     return generator.to(device).eval()
 
 
-__all__ = ["train", "RunWriter", "load_generator", "summarize", "plot_learning_curve", "Progress"]
+__all__ = ["train", "RunWriter", "load_generator", "summarize", "plot_learning_curve"]

@@ -351,9 +351,7 @@ class SeqGANTrainer:
         self.mle_opt.load_state_dict(state["optimizers"]["mle"])
         self.pg_opt.load_state_dict(state["optimizers"]["pg"])
         self.d_opt.load_state_dict(state["optimizers"]["d"])
-        torch.set_rng_state(state["rng"]["cpu"])
-        if "cuda" in state["rng"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        self._restore_rng(state["rng"])
         self.progress.phase, self.progress.done = state["progress"]["phase"], state["progress"]["done"]
         self.records = list(state["records"])
         self.elapsed, self._started = float(state["elapsed"]), time.perf_counter()
@@ -373,13 +371,16 @@ class SeqGANTrainer:
                                   "pretrain with this configuration")
         self.generator.load_state_dict(state["generator"])
         self.mle_opt.load_state_dict(state["optimizers"]["mle"])
-        torch.set_rng_state(state["rng"]["cpu"])
-        if "cuda" in state["rng"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        self._restore_rng(state["rng"])
         method = self.cfg.train.method
         self.records = [{**r, "method": method} for r in state["records"] if r["phase"] == "mle"]
         self.progress = Progress("d_pretrain", 0)
         self.elapsed, self._started = float(state["elapsed"]), time.perf_counter()
+
+    def _restore_rng(self, rng: dict[str, torch.Tensor]) -> None:
+        torch.set_rng_state(rng["cpu"])
+        if "cuda" in rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
 
     def save_checkpoint(self) -> None:
         path = self.checkpoint_path
