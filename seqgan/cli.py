@@ -12,6 +12,8 @@ from typing import Any
 from seqgan.errors import SeqGANError
 
 PRESET_NAMES = ("paper", "small", "tiny")
+DATASET_NAMES = ("poems", "coco", "emnlp", "nottingham")
+REAL_EXPERIMENTS = ("poems", "coco", "emnlp", "nottingham")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,8 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log every evaluation on stderr")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train SeqGAN on the synthetic oracle into a run folder",
-                       description="Train G_θ by MLE, pretrain D_φ, then run adversarial rounds (Algorithm 1).")
+    p = sub.add_parser("train", help="train SeqGAN (the synthetic oracle by default, or your text) into a run folder",
+                       description="Train G_θ by MLE, pretrain D_φ, then run adversarial rounds (Algorithm 1). Without "
+                       "--data or --dataset it trains on the paper's synthetic oracle.")
+    data = p.add_mutually_exclusive_group()
+    data.add_argument("--data", type=Path, metavar="FILE", help="your training text: UTF-8, one sequence per line")
+    data.add_argument("--dataset", choices=DATASET_NAMES, help="a bundled corpus: poems (Chinese quatrains), coco (image "
+                      "captions), emnlp (news), nottingham (folk melodies, length 32)")
+    p.add_argument("--test", type=Path, metavar="FILE", help="held-out text for NLL_test and BLEU (default: 10%% of --data)")
+    p.add_argument("--tokenizer", choices=["word", "char", "space"],
+                   help="how lines become tokens: word (words and punctuation), char, space (split on whitespace); "
+                   "default word for --data, the corpus's own for --dataset")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--preset", choices=PRESET_NAMES, help="paper (reference hyperparameters), small (CPU, ~10 min), "
                      "tiny (seconds); default small")
@@ -59,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "table1.md (NLL_oracle mean ± std, NLL_test, the paper's figures, Welch p-values), figure2.png "
                        "and the temperature sweep. ablation: the four g-steps/d-steps/k strategies of Figure 3 "
                        "(first seed).")
-    p.add_argument("experiment", choices=["table1", "ablation"], help="what to reproduce")
+    p.add_argument("experiment", choices=["table1", "ablation", *REAL_EXPERIMENTS],
+                   help="table1 / ablation (synthetic oracle), or MLE vs SeqGAN on a bundled corpus: "
+                   + ", ".join(REAL_EXPERIMENTS))
     src = p.add_mutually_exclusive_group()
     src.add_argument("--preset", choices=PRESET_NAMES, help="tiny (tests), small (CPU), paper (GPU); default small")
     src.add_argument("--config", type=Path, help="TOML config file")
@@ -69,16 +82,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_reproduce, seed=None)
 
-    p = sub.add_parser("sample", help="draw sequences from a trained generator")
+    p = sub.add_parser("sample", help="draw sequences from a trained generator (text for runs on text)")
     p.add_argument("--checkpoint", type=Path, required=True, help="run folder or checkpoint file")
+    p.add_argument("--ids", action="store_true", help="print token ids instead of decoded text")
+    p.add_argument("--midi", type=Path, metavar="DIR", help="also write each melody as DIR/sample_NNN.mid (music runs)")
     p.add_argument("--num", type=int, default=10, help="number of sequences (default 10)")
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default 1.0)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--out", type=Path, help="write to this file instead of stdout")
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("evaluate", help="score a file of token-id sequences")
-    p.add_argument("--samples", type=Path, required=True, help="text file, one sequence of token ids per line")
+    p = sub.add_parser("evaluate", help="score generated sequences: NLL_oracle, or BLEU / Self-BLEU against references",
+                       description="With --references: BLEU-2..5 against the whole reference file, Self-BLEU-2..5 and "
+                       "distinct-n of the samples (text, one sequence per line). Without: NLL_oracle of token-id sequences.")
+    p.add_argument("--samples", type=Path, required=True, help="text file, one sequence per line (token ids for NLL_oracle)")
+    p.add_argument("--references", type=Path, help="reference text, one sequence per line (e.g. the test set)")
+    p.add_argument("--tokenizer", choices=["word", "char", "space"], default="space",
+                   help="tokenizer of samples and references for BLEU (default space)")
+    p.add_argument("--music", action="store_true", help="also the pitch MSE of melodies (tokens are MIDI pitches)")
+    p.add_argument("--self-bleu-max", type=int, default=None, metavar="N",
+                   help="Self-BLEU over the first N samples only (default all)")
     p.add_argument("--oracle", default="paper",
                    help="'paper' (default), a run folder (its configured oracle, random ones included) or an oracle .npz")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -88,11 +111,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resolve_config(args: argparse.Namespace) -> Any:
     from seqgan.config import load_config, preset
+    from seqgan.errors import ConfigError
 
     cfg = load_config(args.config) if args.config else preset(args.preset or "small")
+    data: list[str] = []
+    if getattr(args, "test", None) and not getattr(args, "data", None):
+        raise ConfigError("--test goes with --data FILE (a bundled --dataset has its own test split)")
+    if getattr(args, "dataset", None):
+        data.append(f"data.source={args.dataset}")
+    if getattr(args, "data", None):
+        data += ["data.source=file", f"data.path={_toml_string(args.data.resolve())}"]
+    if getattr(args, "test", None):
+        data.append(f"data.test_path={_toml_string(args.test.resolve())}")
+    if getattr(args, "tokenizer", None):
+        data.append(f"data.tokenizer={args.tokenizer}")
     if args.seed is not None:
-        args.set = [f"seed={args.seed}", *args.set]
+        data.append(f"seed={args.seed}")
+    args.set = [*data, *args.set]
     return cfg.override(args.set) if args.set else cfg
+
+
+def _toml_string(path: Path) -> str:
+    return '"' + str(path).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -116,7 +156,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from seqgan.errors import ConfigError
-    from seqgan.reproduce import ablation, table1
+    from seqgan.reproduce import ablation, real_experiment, table1
 
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
@@ -125,11 +165,17 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     try:
         if args.experiment == "table1":
             table1(cfg, args.seeds, args.out, callbacks=bars)
-        else:
+        elif args.experiment == "ablation":
             result = ablation(cfg, args.out, callbacks=bars)
+        else:
+            real_experiment(args.experiment, cfg, args.seeds, args.out, callbacks=bars)
     finally:
         if bars:
             bars.close()
+    if args.experiment in REAL_EXPERIMENTS:
+        print((args.out / f"{args.experiment}.md").read_text(encoding="utf-8"))
+        print(f"written in {args.out}: {args.experiment}.md, {args.experiment}.json, samples of each method")
+        return 0
     if args.experiment == "table1":
         print((args.out / "table1.md").read_text(encoding="utf-8"))
         print(f"written in {args.out}: table1.md, table1.json, figure2.png, temperature_sweep.png")
@@ -147,11 +193,17 @@ def format_summary(summary: dict[str, Any], run_dir: Path) -> str:
         return "-" if x is None else f"{x:.3f}"
 
     name = {"seqgan": "SeqGAN", "mle": "MLE (continued)", "ss": "Scheduled Sampling", "pg_bleu": "PG-BLEU",
-            "random": "Random"}.get(
-        summary["method"], summary["method"])
-    rows = [("after MLE pretraining", summary["nll_oracle_pretrained"]), (f"after {name} (final)", summary["nll_oracle_final"]),
-            (f"after {name} (best eval)", summary["nll_oracle_best"])]
-    lines = ["", "| stage | NLL_oracle |", "|---|---|"] + [f"| {name} | {fmt(v)} |" for name, v in rows]
+            "random": "Random"}.get(summary["method"], summary["method"])
+    metric = summary.get("metric", "nll_oracle")
+    label = {"nll_oracle": "NLL_oracle", "nll_test": "NLL_test"}.get(metric, metric)
+    rows = [("after MLE pretraining", summary[f"{metric}_pretrained"]), (f"after {name} (final)", summary[f"{metric}_final"]),
+            (f"after {name} (best eval)", summary[f"{metric}_best"])]
+    lines = ["", f"| stage | {label} |", "|---|---|"] + [f"| {stage} | {fmt(v)} |" for stage, v in rows]
+    final = summary.get("final_samples")
+    if final:
+        keys = [k for k in ("bleu2", "bleu3", "bleu4", "bleu5", "self_bleu2", "self_bleu4", "pitch_mse") if k in final]
+        lines += ["", f"final samples ({final['num_samples']} vs {final['num_references']} test references): "
+                  + ", ".join(f"{k} {final[k]:.3f}" for k in keys)]
     lines += ["", f"wall time {summary['wall_time_s']:.0f} s; run folder {run_dir} "
               "(metrics.jsonl, learning_curve.png, tb/, checkpoints/, samples/)"]
     return "\n".join(lines)
@@ -160,24 +212,48 @@ def format_summary(summary: dict[str, Any], run_dir: Path) -> str:
 def cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
+    from seqgan.data import detokenize
     from seqgan.errors import ConfigError
     from seqgan.oracle import write_token_file
-    from seqgan.run import load_generator
+    from seqgan.run import load_generator, load_vocabulary
 
     if args.num <= 0:
         raise ConfigError(f"--num must be > 0, got {args.num}")
     if args.temperature <= 0:
         raise ConfigError(f"--temperature must be > 0, got {args.temperature}")
+    generator = load_generator(args.checkpoint)
+    vocab, tokenizer = load_vocabulary(args.checkpoint)
     torch.manual_seed(args.seed)
-    samples = load_generator(args.checkpoint).sample(args.num, temperature=args.temperature)
+    samples = generator.sample(args.num, temperature=args.temperature)
+    if vocab is None or args.ids:
+        if args.midi:
+            raise ConfigError("--midi needs a generator trained on melodies (e.g. --dataset nottingham), not token ids")
+        if args.out:
+            write_token_file(args.out, samples)
+        else:
+            sys.stdout.write("".join(" ".join(map(str, row)) + "\n" for row in samples.tolist()))
+        return 0
+    from seqgan.data import decode_ids
+
+    texts = [decode_ids(vocab, row, generator.eos_token) for row in samples.tolist()]
+    lines = "".join(detokenize(t, tokenizer or "space") + "\n" for t in texts)
     if args.out:
-        write_token_file(args.out, samples)
+        args.out.write_text(lines, encoding="utf-8")
     else:
-        sys.stdout.write("".join(" ".join(map(str, row)) + "\n" for row in samples.tolist()))
+        sys.stdout.write(lines)
+    if args.midi:
+        from seqgan.music import write_midi
+
+        args.midi.mkdir(parents=True, exist_ok=True)
+        for i, tokens in enumerate(texts):
+            write_midi(tokens, args.midi / f"sample_{i:03d}.mid")
+        print(f"wrote {len(texts)} MIDI files to {args.midi}", file=sys.stderr)
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.references is not None:
+        return evaluate_text(args)
     from seqgan.oracle import read_token_file
 
     sequences = read_token_file(args.samples)
@@ -188,6 +264,30 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(result))
     else:
         print(f"NLL_oracle {result['nll_oracle']:.4f} over {result['num_sequences']} sequences of length {result['seq_len']}")
+    return 0
+
+
+def evaluate_text(args: argparse.Namespace) -> int:
+    """BLEU-2..5 against the references, Self-BLEU-2..5 and distinct-n (and the pitch MSE for melodies)."""
+    from seqgan.data import read_lines, tokenize
+    from seqgan.errors import DataError
+    from seqgan.metrics import text_metrics
+
+    samples = [tokenize(line, args.tokenizer) for line in read_lines(args.samples, "samples")]
+    references = [tokenize(line, args.tokenizer) for line in read_lines(args.references, "references")]
+    try:
+        result: dict[str, Any] = text_metrics(samples, references, self_bleu_max=args.self_bleu_max)
+        if args.music:
+            from seqgan.music import pitch_mse
+
+            result["pitch_mse"] = pitch_mse(samples, references)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>22} {value:.4f}" if isinstance(value, float) else f"{key:>22} {value}")
     return 0
 
 
@@ -231,7 +331,8 @@ class ProgressBars:  # implements seqgan.train.Callbacks
 
     def evaluation(self, record: dict[str, Any]) -> None:
         if self.bar:
-            self.bar.set_postfix(nll_oracle=f"{record['nll_oracle']:.3f}")
+            shown = {k: f"{record[k]:.3f}" for k in ("nll_oracle", "nll_test", "bleu2") if k in record}
+            self.bar.set_postfix(shown)
 
     def checkpoint(self, path: Path, progress: Any) -> None: ...
 

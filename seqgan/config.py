@@ -67,6 +67,48 @@ class OracleConfig:
                    "to change them use --set oracle.source=random")
 
 
+DATA_SOURCES = ("oracle", "file", "poems", "coco", "emnlp", "nottingham")
+
+
+@dataclass
+class DataConfig:
+    """The real data: the synthetic oracle (the default), a user's text file or a bundled corpus."""
+
+    source: str = "oracle"
+    """'oracle' (the [oracle] section), 'file' (data.path) or a bundled corpus: 'poems', 'coco', 'emnlp', 'nottingham'."""
+    path: str = ""
+    """Training text file, one sequence per line (UTF-8), for source 'file'."""
+    test_path: str = ""
+    """Held-out text file; empty holds out data.test_fraction of data.path."""
+    tokenizer: str = "auto"
+    """'word' (words, punctuation apart), 'char', 'space' (whitespace) or 'auto' (corpus default; 'word' for files)."""
+    max_len: int = 0
+    """Length T of every sequence, <eos> included; 0 is the longest training line + 1."""
+    long_lines: str = "drop"
+    """A line longer than max_len allows: 'drop' it, 'truncate' it (it then has no <eos>) or stop with an 'error'."""
+    min_freq: int = 1
+    """Tokens seen fewer times in the training split become <unk>."""
+    max_vocab: int = 0
+    """Largest vocabulary, the 4 special tokens included; 0 keeps every token."""
+    test_fraction: float = 0.1
+    """Share of data.path held out when there is no test file (a fixed permutation)."""
+    num_eval: int = 1000
+    """Generated sequences scored by BLEU against the test set at each evaluation."""
+
+    def __post_init__(self) -> None:
+        _check(self.source in DATA_SOURCES, f"data.source must be one of {', '.join(DATA_SOURCES)}, got {self.source!r}")
+        _check(self.tokenizer in ("auto", "word", "char", "space"),
+               f"data.tokenizer must be 'word', 'char', 'space' or 'auto', got {self.tokenizer!r}")
+        _check(self.long_lines in ("drop", "truncate", "error"),
+               f"data.long_lines must be 'drop', 'truncate' or 'error', got {self.long_lines!r}")
+        _non_negative("data", max_len=self.max_len, max_vocab=self.max_vocab)
+        _positive("data", min_freq=self.min_freq, num_eval=self.num_eval)
+        _check(self.max_len == 0 or self.max_len >= 2, f"data.max_len must be 0 (automatic) or >= 2, got {self.max_len}")
+        _check(self.max_vocab == 0 or self.max_vocab > 4, f"data.max_vocab must be 0 (no cap) or > 4, got {self.max_vocab}")
+        _check(0 < self.test_fraction < 1, f"data.test_fraction must be in (0, 1), got {self.test_fraction}")
+        _check(self.source != "file" or bool(self.path), "data.source is 'file' but data.path is empty; pass --data FILE")
+
+
 @dataclass
 class GeneratorConfig:
     """G_θ: the LSTM policy and its optimisers."""
@@ -208,10 +250,11 @@ class RuntimeConfig:
 
 @dataclass
 class Config:
-    """A whole SeqGAN run on the synthetic oracle."""
+    """A whole SeqGAN run: the data, G_θ, D_φ and Algorithm 1's schedule."""
 
     seed: int = 0
     """Seed of the run: data, initialisation, sampling, dropout."""
+    data: DataConfig = field(default_factory=DataConfig)
     oracle: OracleConfig = field(default_factory=OracleConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
@@ -287,6 +330,7 @@ def _coerce(value: Any, f: dataclasses.Field, where: str) -> Any:
 
 
 _SECTIONS: dict[str, type] = {
+    "data": DataConfig,
     "oracle": OracleConfig,
     "generator": GeneratorConfig,
     "discriminator": DiscriminatorConfig,

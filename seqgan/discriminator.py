@@ -6,19 +6,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqgan.data import valid_mask
+
 
 class Discriminator(nn.Module):
-    """Embedding → convolutions of several widths → max-over-time → highway → dropout → 2-way softmax."""
+    """Embedding → convolutions of several widths → max-over-time → highway → dropout → 2-way softmax.
+
+    With an `eos_token`, positions after a sequence's first end token embed as zeros (as padding does
+    in Kim 2014), so D's score does not depend on what follows the end. Sequences shorter than the
+    widest filter are padded with zeros to its width.
+    """
 
     def __init__(self, vocab_size: int, seq_len: int, emb_dim: int = 64,
                  filter_sizes: list[int] | None = None, num_filters: list[int] | None = None,
-                 dropout: float = 0.25, l2_reg: float = 0.2):
+                 dropout: float = 0.25, l2_reg: float = 0.2, eos_token: int | None = None):
         super().__init__()
         filter_sizes = filter_sizes or [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20]
         num_filters = num_filters or [100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160]
-        if max(filter_sizes) > seq_len:
-            raise ValueError(f"filter width {max(filter_sizes)} exceeds the sequence length {seq_len}")
-        self.vocab_size, self.seq_len, self.l2_reg = vocab_size, seq_len, l2_reg
+        self.vocab_size, self.seq_len, self.l2_reg, self.eos_token = vocab_size, seq_len, l2_reg, eos_token
+        self.min_width = max(filter_sizes)
         total = sum(num_filters)
         self.embedding = nn.Embedding(vocab_size, emb_dim)
         self.convs = nn.ModuleList(nn.Conv1d(emb_dim, n, w) for w, n in zip(filter_sizes, num_filters))
@@ -38,7 +44,13 @@ class Discriminator(nn.Module):
 
     def forward(self, tokens_NxT: torch.Tensor) -> torch.Tensor:
         """Class logits (fake, real): (N, 2)."""
-        x_NxExT = self.embedding(tokens_NxT).transpose(1, 2)
+        x_NxTxE = self.embedding(tokens_NxT)
+        mask_NxT = valid_mask(tokens_NxT, self.eos_token)
+        if mask_NxT is not None:
+            x_NxTxE = x_NxTxE * mask_NxT.unsqueeze(-1)
+        x_NxExT = x_NxTxE.transpose(1, 2)
+        if x_NxExT.shape[-1] < self.min_width:
+            x_NxExT = F.pad(x_NxExT, (0, self.min_width - x_NxExT.shape[-1]))
         pooled = [F.relu(conv(x_NxExT)).amax(dim=-1) for conv in self.convs]  # max-over-time, (N, F_w) each
         feat_NxF = torch.cat(pooled, dim=1)
         gate_NxF = torch.sigmoid(self.highway_t(feat_NxF))

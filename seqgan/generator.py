@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from seqgan.data import valid_mask
 from seqgan.fused import token_nll
 
 # Rows per block of (rows, V) temporaries: 256 x 5000 floats (5 MB) stay near the cache; on 2 cores
@@ -53,11 +54,17 @@ def sample_from_hidden(h_NxH: torch.Tensor, w_aug: torch.Tensor, uniforms_N: tor
 
 
 class LSTMPolicy(nn.Module):
-    """Embedding → one-layer LSTM → linear softmax over the vocabulary, with a start token fed first."""
+    """Embedding → one-layer LSTM → linear softmax over the vocabulary, with a start token fed first.
 
-    def __init__(self, vocab_size: int, emb_dim: int, hidden_dim: int, seq_len: int, start_token: int = 0):
+    With an `eos_token` a sequence ends at its first end token: sampling writes `pad_token` after it,
+    and the NLL and log-probabilities ignore every position after it (whatever it holds).
+    """
+
+    def __init__(self, vocab_size: int, emb_dim: int, hidden_dim: int, seq_len: int, start_token: int = 0,
+                 eos_token: int | None = None, pad_token: int = 0):
         super().__init__()
         self.vocab_size, self.seq_len, self.start_token = vocab_size, seq_len, start_token
+        self.eos_token, self.pad_token = eos_token, pad_token
         self.hidden_dim = hidden_dim
         self.embedding = nn.Embedding(vocab_size, emb_dim)
         self.lstm = nn.LSTM(emb_dim, hidden_dim, batch_first=True)
@@ -83,22 +90,31 @@ class LSTMPolicy(nn.Module):
         return self.output(hidden_BxTxH)
 
     def token_nll(self, tokens_BxT: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-        """−log G(y_t | Y_1:t-1) for every position: (B, T). Fused projection + NLL (see seqgan.fused);
-        `temperature` scores under softmax(logits / τ), the distribution `sample(temperature=τ)` draws from."""
+        """−log G(y_t | Y_1:t-1) for every position, 0 after the end token: (B, T). Fused projection + NLL
+        (see seqgan.fused); `temperature` scores under softmax(logits / τ), what `sample(temperature=τ)` draws from."""
         hidden_BxTxH, _ = self.lstm(self.embedding(self._inputs(tokens_BxT)))
         weight, bias = self.output.weight, self.output.bias
         if temperature != 1.0:
             weight, bias = weight / temperature, bias / temperature
-        nll_N = token_nll(hidden_BxTxH.reshape(-1, self.hidden_dim), weight, bias, tokens_BxT.reshape(-1))
-        return nll_N.view_as(tokens_BxT)
+        nll_BxT = token_nll(hidden_BxTxH.reshape(-1, self.hidden_dim), weight, bias, tokens_BxT.reshape(-1)).view_as(tokens_BxT)
+        mask_BxT = valid_mask(tokens_BxT, self.eos_token)
+        return nll_BxT if mask_BxT is None else nll_BxT * mask_BxT
+
+    def num_tokens(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
+        """Positions that count (up to each end token; all without one): a scalar tensor."""
+        mask_BxT = valid_mask(tokens_BxT, self.eos_token)
+        return torch.tensor(tokens_BxT.numel(), device=tokens_BxT.device) if mask_BxT is None else mask_BxT.sum()
 
     def log_probs(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
         """log G(y_t | Y_1:t-1) for every position: (B, T)."""
         return -self.token_nll(tokens_BxT)
 
     def nll(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
-        """Per-token mean negative log-likelihood (the MLE loss, and NLL_oracle when self is the oracle)."""
-        return self.token_nll(tokens_BxT).mean()
+        """Per-token mean negative log-likelihood over the positions that count (the MLE loss, and
+        NLL_oracle when self is the oracle)."""
+        if self.eos_token is None:
+            return self.token_nll(tokens_BxT).mean()
+        return self.token_nll(tokens_BxT).sum() / self.num_tokens(tokens_BxT).clamp_min(1)
 
     @torch.no_grad()
     def nll_of(self, sequences_NxT: torch.Tensor, batch_size: int = 256, temperature: float = 1.0) -> float:
@@ -107,9 +123,9 @@ class LSTMPolicy(nn.Module):
         total, count = 0.0, 0
         for lo in range(0, len(sequences_NxT), batch_size):
             batch = sequences_NxT[lo:lo + batch_size].to(self.output.weight.device)
-            total += self.token_nll(batch, temperature).mean().item() * batch.numel()
-            count += batch.numel()
-        return total / count
+            total += self.token_nll(batch, temperature).sum().item()
+            count += int(self.num_tokens(batch))
+        return total / max(1, count)
 
     # ---- step-by-step passes (sampling and rollouts) -----------------------------------------
     def input_table(self) -> torch.Tensor:
@@ -147,7 +163,7 @@ class LSTMPolicy(nn.Module):
 
     @torch.no_grad()
     def sample(self, num: int, temperature: float = 1.0, uniforms_NxT: torch.Tensor | None = None) -> torch.Tensor:
-        """Draw `num` sequences of length T: (num, T) token ids.
+        """Draw `num` sequences of length T: (num, T) token ids, `pad_token` after an end token.
 
         `uniforms_NxT` fixes the random draws (one per token); otherwise they come from torch's RNG.
         """
@@ -157,13 +173,21 @@ class LSTMPolicy(nn.Module):
         table, w_aug = self.input_table(), self.output_aug()
         if uniforms_NxT is None:
             uniforms_NxT = torch.rand(num, self.seq_len, device=device)
-        out_NxT = torch.empty(num, self.seq_len, dtype=torch.long, device=device)
+        out_NxT = torch.full((num, self.seq_len), self.pad_token, dtype=torch.long, device=device)
         tokens_N = torch.full((num,), self.start_token, dtype=torch.long, device=device)
         h, c = self.zero_state(num)
+        live_N = torch.arange(num, device=device)  # rows that have not ended yet
         for t in range(self.seq_len):
             h, c = self.step(table, tokens_N, h, c)
-            tokens_N = sample_from_hidden(h, w_aug, uniforms_NxT[:, t], temperature)
-            out_NxT[:, t] = tokens_N
+            tokens_N = sample_from_hidden(h, w_aug, uniforms_NxT[live_N, t], temperature)
+            out_NxT[live_N, t] = tokens_N
+            if self.eos_token is not None:
+                # Ended rows leave the batch: no more LSTM steps or projections for them.
+                going = tokens_N != self.eos_token
+                if not bool(going.all()):
+                    live_N, tokens_N, h, c = live_N[going], tokens_N[going], h[going], c[going]
+                    if len(live_N) == 0:
+                        break
         return out_NxT
 
 
@@ -171,6 +195,6 @@ class Generator(LSTMPolicy):
     """G_θ: the LSTM policy being trained (embedding 32, hidden 32, N(0, 0.1) init by default)."""
 
     def __init__(self, vocab_size: int, emb_dim: int = 32, hidden_dim: int = 32, seq_len: int = 20,
-                 init_std: float = 0.1, start_token: int = 0):
-        super().__init__(vocab_size, emb_dim, hidden_dim, seq_len, start_token)
+                 init_std: float = 0.1, start_token: int = 0, eos_token: int | None = None, pad_token: int = 0):
+        super().__init__(vocab_size, emb_dim, hidden_dim, seq_len, start_token, eos_token, pad_token)
         self.init_normal_(init_std)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from seqgan.data import read_lines
 from seqgan.errors import DataError
 from seqgan.generator import LSTMPolicy
 
@@ -78,32 +79,15 @@ def nll_oracle(oracle: Oracle, generator: LSTMPolicy, num_samples: int = 10_000)
 
 def read_token_file(path: str | Path) -> torch.Tensor:
     """Read sequences of whitespace-separated token ids, one per line: (N, T) int64."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"file {str(path)!r} not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{str(path)!r} is a directory; give a text file of token ids, one sequence per line") from None
-    if b"\x00" in raw[:8192]:
-        raise DataError(f"{str(path)!r} looks binary; expected text with whitespace-separated token ids, one sequence per line")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{str(path)!r} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     rows = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
+    for lineno, line in enumerate(read_lines(path, "sequences"), 1):
         try:
             rows.append([int(tok) for tok in line.split()])
         except ValueError:
-            raise DataError(f"{str(path)}:{lineno}: expected integer token ids, got {line.strip()[:60]!r}") from None
+            raise DataError(f"{str(path)}: sequence {lineno}: expected integer token ids, got {line.strip()[:60]!r}") from None
         if len(rows[-1]) != len(rows[0]):
-            raise DataError(f"{str(path)}:{lineno}: sequence of length {len(rows[-1])}, but the first has {len(rows[0])}; "
+            raise DataError(f"{str(path)}: sequence {lineno} has length {len(rows[-1])}, but the first has {len(rows[0])}; "
                             "the oracle benchmark needs sequences of one length")
-    if not rows:
-        raise DataError(f"{str(path)!r} holds no sequences (it is empty or blank)")
     return torch.tensor(rows, dtype=torch.long)
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import torch
 
+from seqgan.data import lengths, valid_mask
 from seqgan.generator import LSTMPolicy, sample_from_hidden, sample_from_logits
 
 RewardFn = Callable[[torch.Tensor], torch.Tensor]
@@ -55,9 +56,15 @@ def rollout_uniforms(batch: int, seq_len: int, rollout_num: int, device: torch.d
 @torch.no_grad()
 def batched_rewards(policy: LSTMPolicy, sequences_BxT: torch.Tensor, reward_fn: RewardFn, rollout_num: int,
                     uniforms: torch.Tensor | None = None, memory_budget_mb: float = 1024) -> torch.Tensor:
-    """Monte Carlo Q for every prefix of every sequence, all prefixes and rollouts at once: (B, T)."""
+    """Monte Carlo Q for every prefix of every sequence, all prefixes and rollouts at once: (B, T).
+
+    With an end token, a prefix that already holds Y's end needs no rollout (Q = D(Y) there and after),
+    and a rollout that samples the end token leaves the batch, padded from there on.
+    """
     B, T = sequences_BxT.shape
     device = sequences_BxT.device
+    eos, pad = policy.eos_token, policy.pad_token
+    len_B = lengths(sequences_BxT, eos)  # T when there is no end token
     h_BxTxH, c_BxTxH = policy.states(sequences_BxT)  # s_1..s_T; s_{t+1} has consumed the prefix y_1..y_t
     table, w_aug = policy.input_table(), policy.output_aug()
 
@@ -72,31 +79,47 @@ def batched_rewards(policy: LSTMPolicy, sequences_BxT: torch.Tensor, reward_fn: 
         m_M = torch.arange(m0, min(seeds, m0 + chunk), device=device)
         M = len(m_M)
         n_M, b_M = m_M // B, m_M % B
-        # Row r = (t−1)·M + i continues sequence b_M[i] from prefix length t; rows grouped by t.
-        seqs_PxMxT = sequences_BxT[b_M].unsqueeze(0).repeat(T - 1, 1, 1)  # P = T−1 prefix lengths
-        seqs_RxT = seqs_PxMxT.view(-1, T)
-        h = h_BxTxH.new_empty((T - 1) * M, policy.hidden_dim)
+        # Row r = (t−1)·M + i continues sequence b_M[i] from prefix length t (P = T−1 prefix lengths).
+        seqs_RxT = sequences_BxT[b_M].unsqueeze(0).repeat(T - 1, 1, 1).view(-1, T)
+        needed_R = (torch.arange(1, T, device=device).repeat_interleave(M) < len_B[b_M].repeat(T - 1))
+        # The rows still generating, their states, in the order they joined (by prefix length, then i).
+        alive_A = torch.empty(0, dtype=torch.long, device=device)
+        h = h_BxTxH.new_empty(0, policy.hidden_dim)
         c = torch.empty_like(h)
         for p in range(2, T + 1):  # 1-based position being drawn
             # Prefix length t = p − 1 joins now, starting from s_p (after consuming y_1..y_{p−1}).
-            joining = slice((p - 2) * M, (p - 1) * M)
-            h[joining], c[joining] = h_BxTxH[b_M, p - 1], c_BxTxH[b_M, p - 1]
-            active = (p - 1) * M  # prefixes t = 1..p−1 are still generating
+            join_J = torch.nonzero(len_B[b_M] > p - 1).squeeze(1)
+            alive_A = torch.cat([alive_A, (p - 2) * M + join_J])
+            h = torch.cat([h, h_BxTxH[b_M[join_J], p - 1]])
+            c = torch.cat([c, c_BxTxH[b_M[join_J], p - 1]])
+            if len(alive_A) == 0:
+                continue
+            i_A, t_A = alive_A % M, alive_A // M + 1
             if uniforms is None:
-                u_R = torch.rand(active, device=device)
+                u_A = torch.rand(len(alive_A), device=device)
             else:
-                t_R = torch.arange(1, p, device=device).repeat_interleave(M)
-                u_R = uniforms[n_M.repeat(p - 1), t_R - 1, b_M.repeat(p - 1), p - 1]
-            tokens_R = sample_from_hidden(h[:active], w_aug, u_R)
-            seqs_RxT[:active, p - 1] = tokens_R
-            if p < T:
-                h[:active], c[:active] = policy.step(table, tokens_R, h[:active], c[:active])
-        rewards_PxM = reward_fn(seqs_RxT).view(T - 1, M).to(torch.float64)
-        q_sum_BxTm1.index_add_(0, b_M, rewards_PxM.T)
+                u_A = uniforms[n_M[i_A], t_A - 1, b_M[i_A], p - 1]
+            tokens_A = sample_from_hidden(h, w_aug, u_A)
+            seqs_RxT[alive_A, p - 1] = tokens_A
+            if eos is not None:
+                ended = tokens_A == eos
+                if bool(ended.any()):
+                    seqs_RxT[alive_A[ended], p:] = pad
+                    going = ~ended
+                    alive_A, tokens_A, h, c = alive_A[going], tokens_A[going], h[going], c[going]
+            if p < T and len(alive_A):
+                h, c = policy.step(table, tokens_A, h, c)
+        rows_K = torch.nonzero(needed_R).squeeze(1)
+        if len(rows_K):
+            rewards_K = reward_fn(seqs_RxT[rows_K]).to(torch.float64)
+            i_K, t_K = rows_K % M, rows_K // M + 1
+            q_sum_BxTm1.index_put_((b_M[i_K], t_K - 1), rewards_K, accumulate=True)
 
     q_BxT = torch.empty(B, T, dtype=torch.float64, device=device)
     q_BxT[:, :T - 1] = q_sum_BxTm1 / rollout_num
-    q_BxT[:, T - 1] = reward_fn(sequences_BxT).to(torch.float64)  # the complete sequence: D(Y), once
+    # The complete sequence: D(Y), scored once, is Q at its last position and after (nothing to roll out).
+    done_BxT = torch.arange(1, T + 1, device=device) >= len_B[:, None]
+    q_BxT[done_BxT] = reward_fn(sequences_BxT).to(torch.float64)[:, None].expand(B, T)[done_BxT]
     return q_BxT.to(h_BxTxH.dtype)
 
 
@@ -109,11 +132,16 @@ def naive_rewards(policy: LSTMPolicy, sequences_BxT: torch.Tensor, reward_fn: Re
     B, T = sequences_BxT.shape
     q_BxT = torch.zeros(B, T, dtype=torch.float64, device=sequences_BxT.device)
     table = policy.input_table()
+    eos, pad = policy.eos_token, policy.pad_token
     for n in range(rollout_num):
         for t in range(1, T):
             h, c = policy.zero_state(B)
             tokens_B = torch.full((B,), policy.start_token, dtype=torch.long, device=sequences_BxT.device)
             completed_BxT = sequences_BxT.clone()
+            prefix_mask = valid_mask(sequences_BxT[:, :t], eos)
+            # A prefix that already holds the end token is complete: nothing is sampled after it.
+            ended_B = torch.zeros(B, dtype=torch.bool) if prefix_mask is None else ~prefix_mask.all(1) | (
+                sequences_BxT[:, t - 1] == eos)
             for p in range(1, T + 1):
                 h, c = policy.step(table, tokens_B, h, c)
                 if p <= t:
@@ -124,7 +152,9 @@ def naive_rewards(policy: LSTMPolicy, sequences_BxT: torch.Tensor, reward_fn: Re
                     tokens_B = torch.multinomial(torch.softmax(logits_BxV, dim=-1), 1).squeeze(1)
                 else:
                     tokens_B = sample_from_logits(logits_BxV, uniforms[n, t - 1, :, p - 1])
-                completed_BxT[:, p - 1] = tokens_B
+                completed_BxT[:, p - 1] = torch.where(ended_B, pad, tokens_B)
+                if eos is not None:
+                    ended_B = ended_B | (tokens_B == eos)
             q_BxT[:, t - 1] += reward_fn(completed_BxT).to(torch.float64)
         q_BxT[:, T - 1] += reward_fn(sequences_BxT).to(torch.float64)
     return (q_BxT / rollout_num).to(policy.output.weight.dtype)

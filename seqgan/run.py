@@ -14,9 +14,11 @@ from typing import Any
 import torch
 
 from seqgan.config import Config, to_toml
+from seqgan.data import BOS_ID, EOS_ID, PAD_ID, Vocabulary, detokenize
 from seqgan.errors import ConfigError
+from seqgan.metrics import text_metrics
 from seqgan.oracle import write_token_file
-from seqgan.train import Callbacks, SeqGANTrainer, load_checkpoint, save_atomic
+from seqgan.train import Callbacks, SeqGANTrainer, load_checkpoint, primary_metric, save_atomic
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,9 @@ class RunWriter(Callbacks):
         with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
         if self.tb:
-            self.tb.add_scalar("eval/nll_oracle", record["nll_oracle"], record["global_epoch"])
+            for key in ("nll_oracle", "nll_test", "bleu2", "bleu3", "bleu4"):
+                if key in record:
+                    self.tb.add_scalar(f"eval/{key}", record[key], record["global_epoch"])
             self.tb.flush()
 
     def close(self) -> None:
@@ -134,14 +138,33 @@ def train(cfg: Config, out_dir: str | Path, resume: bool = False, callbacks: Cal
 
 
 def finish_run(trainer: SeqGANTrainer, run_dir: Path) -> dict[str, Any]:
-    """Samples, the generator alone, the learning curve and summary.json of a finished run."""
+    """Samples, the generator alone, the learning curve and summary.json of a finished run.
+
+    On real data the samples are decoded to text (`samples/final.txt`, token ids in `final.ids.txt`) and
+    the summary adds BLEU-2..5, Self-BLEU-2..5 and distinct-n of them against the whole test set.
+    """
     cfg = trainer.cfg
     samples_dir = run_dir / "samples"
     samples_dir.mkdir(exist_ok=True)
-    write_token_file(samples_dir / "final.txt", trainer.generator.sample(NUM_SAMPLES_SAVED).cpu())
+    samples = trainer.generator.sample(NUM_SAMPLES_SAVED).cpu()
+    metric = primary_metric(cfg)
+    summary = summarize(trainer.records, metric)
+    if trainer.corpus is None:
+        write_token_file(samples_dir / "final.txt", samples)
+    else:
+        corpus = trainer.corpus
+        write_token_file(samples_dir / "final.ids.txt", samples)
+        texts = [corpus.decode(s) for s in samples.tolist()]
+        (samples_dir / "final.txt").write_text("".join(detokenize(t, corpus.tokenizer) + "\n" for t in texts), encoding="utf-8")
+        corpus.vocab.save(run_dir / "vocab.json")
+        summary["final_samples"] = text_metrics(texts, corpus.test_lines, self_bleu_max=NUM_SAMPLES_SAVED)
+        if cfg.data.source == "nottingham":
+            from seqgan.music import pitch_mse, write_midi
+
+            summary["final_samples"]["pitch_mse"] = pitch_mse(texts, corpus.test_lines)
+            write_midi(texts[0], samples_dir / "sample0.mid")
     save_atomic(generator_artifact(trainer), run_dir / "checkpoints" / "generator.pt")
-    plot_learning_curve(trainer.records, cfg.train.pretrain_epochs, run_dir / "learning_curve.png")
-    summary = summarize(trainer.records)
+    plot_learning_curve(trainer.records, cfg.train.pretrain_epochs, run_dir / "learning_curve.png", metric)
     summary["wall_time_s"] = round(trainer.wall_time(), 1)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
@@ -149,24 +172,30 @@ def finish_run(trainer: SeqGANTrainer, run_dir: Path) -> dict[str, Any]:
 
 def generator_artifact(trainer: SeqGANTrainer) -> dict[str, Any]:
     """What `seqgan sample` needs: G_θ's weights and its shape."""
-    g = trainer.cfg.generator
+    g, corpus = trainer.cfg.generator, trainer.corpus
     return {"format": 1, "kind": "generator", "generator": trainer.generator.state_dict(),
-            "vocab_size": trainer.oracle.vocab_size, "seq_len": trainer.cfg.oracle.seq_len,
-            "emb_dim": g.emb_dim, "hidden_dim": g.hidden_dim, "config": trainer.cfg.to_dict()}
+            "vocab_size": trainer.vocab_size, "seq_len": trainer.seq_len,
+            "emb_dim": g.emb_dim, "hidden_dim": g.hidden_dim, "config": trainer.cfg.to_dict(),
+            "start_token": trainer.generator.start_token, "eos_token": trainer.eos,
+            "vocab": corpus.vocab.tokens if corpus else None, "tokenizer": corpus.tokenizer if corpus else None}
 
 
-def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """NLL_oracle at the end of MLE pretraining and at the end of the method's training."""
+def summarize(records: list[dict[str, Any]], metric: str = "nll_oracle") -> dict[str, Any]:
+    """The metric (NLL_oracle, or NLL_test on real data) at the end of MLE pretraining and of the method's
+    training, and its best evaluation; the last record's other numbers as `final`."""
     pre = [r for r in records if r["phase"] == "mle"]
     after = [r for r in records if r["phase"] in ("adversarial", "baseline")]
-    return {"method": records[-1]["method"] if records else None,
-            "nll_oracle_pretrained": pre[-1]["nll_oracle"] if pre else None,
-            "nll_oracle_final": after[-1]["nll_oracle"] if after else None,
-            "nll_oracle_best": min(r["nll_oracle"] for r in after) if after else None}
+    summary = {"method": records[-1]["method"] if records else None, "metric": metric,
+               f"{metric}_pretrained": pre[-1][metric] if pre else None,
+               f"{metric}_final": after[-1][metric] if after else None,
+               f"{metric}_best": min(r[metric] for r in after) if after else None}
+    if records:
+        summary["final"] = {k: v for k, v in records[-1].items() if k.startswith(("nll_", "bleu"))}
+    return summary
 
 
-def plot_learning_curve(records: list[dict[str, Any]], pretrain_epochs: int, path: Path) -> None:
-    """NLL_oracle against epochs, the MLE → adversarial boundary marked (the paper's Figure 2)."""
+def plot_learning_curve(records: list[dict[str, Any]], pretrain_epochs: int, path: Path, metric: str = "nll_oracle") -> None:
+    """The metric against epochs, the MLE → adversarial boundary marked (the paper's Figure 2)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -175,14 +204,14 @@ def plot_learning_curve(records: list[dict[str, Any]], pretrain_epochs: int, pat
     fig, ax = plt.subplots(figsize=(6, 4))
     for phase, colour, label in [("mle", "tab:blue", "MLE pretraining"), ("adversarial", "tab:red", "SeqGAN (adversarial)"),
                                  ("baseline", "tab:green", "baseline")]:
-        pts = [(r["global_epoch"], r["nll_oracle"]) for r in records if r["phase"] == phase]
+        pts = [(r["global_epoch"], r[metric]) for r in records if r["phase"] == phase]
         if pts:
             ax.plot(*zip(*pts), color=colour, label=label, marker=".")
     ax.axvline(pretrain_epochs, color="grey", linestyle="--", linewidth=1)
     ax.text(pretrain_epochs, ax.get_ylim()[1], " adversarial →", va="top", fontsize=8, color="grey")
     ax.set_xlabel("epoch (MLE epochs, then adversarial rounds)")
-    ax.set_ylabel("NLL_oracle")
-    ax.set_title("Learning curve on the synthetic oracle")
+    ax.set_ylabel({"nll_oracle": "NLL_oracle", "nll_test": "NLL_test (held-out real data)"}.get(metric, metric))
+    ax.set_title("Learning curve on the synthetic oracle" if metric == "nll_oracle" else "Learning curve")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -205,12 +234,14 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> torc
             raise CheckpointError(f"no checkpoint in {str(path)!r} (looked for checkpoints/generator.pt and "
                                   "checkpoints/latest.pt); train first with seqgan train --out DIR")
     state = load_checkpoint(path, device)
-    if "emb_dim" in state:
-        vocab, seq_len, emb, hidden = state["vocab_size"], state["seq_len"], state["emb_dim"], state["hidden_dim"]
+    g = state["config"]["generator"]
+    vocab, seq_len = state["vocab_size"], state["seq_len"]
+    emb, hidden = state.get("emb_dim", g["emb_dim"]), state.get("hidden_dim", g["hidden_dim"])
+    if state.get("vocab") is not None:  # a run on real data: <bos> first, <eos> ends, <pad> after
+        start, eos = state.get("start_token", BOS_ID), state.get("eos_token", EOS_ID)
     else:
-        g = state["config"]["generator"]
-        vocab, seq_len, emb, hidden = state["vocab_size"], state["seq_len"], g["emb_dim"], g["hidden_dim"]
-    generator = Generator(vocab, emb, hidden, seq_len)
+        start, eos = 0, None
+    generator = Generator(vocab, emb, hidden, seq_len, start_token=start, eos_token=eos, pad_token=PAD_ID)
     try:
         generator.load_state_dict(state["generator"])
     except (RuntimeError, KeyError) as exc:
@@ -219,4 +250,16 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> torc
     return generator.to(device).eval()
 
 
-__all__ = ["train", "RunWriter", "load_generator", "summarize", "plot_learning_curve"]
+def load_vocabulary(path: str | Path) -> tuple[Vocabulary | None, str | None]:
+    """The vocabulary and tokenizer a checkpoint was trained with (None, None for the oracle)."""
+    path = Path(path)
+    if path.is_dir():
+        path = next((p for p in (path / "checkpoints" / "generator.pt", path / "checkpoints" / "latest.pt") if p.is_file()), path)
+    state = load_checkpoint(path)
+    if state.get("vocab") is None:
+        return None, None
+    tokenizer = state.get("tokenizer") or state["config"]["data"].get("tokenizer", "space")
+    return Vocabulary(list(state["vocab"])), tokenizer
+
+
+__all__ = ["train", "RunWriter", "load_generator", "load_vocabulary", "summarize", "plot_learning_curve"]

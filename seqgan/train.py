@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from seqgan.config import Config
+from seqgan.data import BOS_ID, PAD_ID, Corpus, load_corpus, trim
 from seqgan.discriminator import Discriminator
 from seqgan.errors import CheckpointError, ConfigError, TrainingDiverged
 from seqgan.generator import Generator
@@ -56,6 +57,18 @@ def adam(params: Iterable[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
 def heldout_seed(cfg: Config) -> int:
     """Seed of the held-out oracle samples behind NLL_test."""
     return cfg.oracle.seed + 1
+
+
+def build_corpus(cfg: Config) -> Corpus:
+    """The tokenized corpus a run trains on (data.source other than 'oracle')."""
+    d = cfg.data
+    return load_corpus(d.source, d.path, d.test_path, d.tokenizer, d.max_len, d.min_freq, d.max_vocab, d.long_lines,
+                       d.test_fraction)
+
+
+def primary_metric(cfg: Config) -> str:
+    """The number a run is judged by: NLL_oracle on the oracle, NLL_test on real data."""
+    return "nll_oracle" if cfg.data.source == "oracle" else "nll_test"
 
 
 def build_oracle(cfg: Config) -> Oracle:
@@ -97,22 +110,28 @@ class SeqGANTrainer:
         self.totals = {"mle": 0 if t.method == "random" else t.pretrain_epochs,
                        "d_pretrain": t.d_pretrain_steps if t.method == "seqgan" else 0,
                        "adversarial": 0 if t.method == "random" else t.adversarial_rounds}
-        if max(d.filter_sizes) > cfg.oracle.seq_len:
-            raise ConfigError(f"discriminator.filter_sizes has width {max(d.filter_sizes)} > oracle.seq_len "
-                              f"{cfg.oracle.seq_len}; drop the wider filters")
-
         seed_everything(cfg.seed)
-        self.oracle = build_oracle(cfg).to(self.device)
-        # The real data S, the same for every run seed (as the reference code's fixed real_data file),
-        # and held-out data for NLL_test: another draw of the oracle, never trained on.
-        self.real_data = oracle_data(self.oracle, cfg.oracle.num_train, cfg.oracle.seed)
-        self.test_data = oracle_data(self.oracle, cfg.oracle.num_test, heldout_seed(cfg)) if cfg.oracle.num_test else None
-        self.generator = Generator(self.oracle.vocab_size, g.emb_dim, g.hidden_dim, cfg.oracle.seq_len,
-                                   g.init_std).to(self.device)
-        self.discriminator = Discriminator(self.oracle.vocab_size, cfg.oracle.seq_len, d.emb_dim, d.filter_sizes,
-                                           d.num_filters, d.dropout, d.l2_reg).to(self.device)
+        self.oracle: Oracle | None = None
+        self.corpus: Corpus | None = None
+        if cfg.data.source == "oracle":
+            self.oracle = build_oracle(cfg).to(self.device)
+            # The real data S, the same for every run seed (as the reference code's fixed real_data file),
+            # and held-out data for NLL_test: another draw of the oracle, never trained on.
+            self.real_data = oracle_data(self.oracle, cfg.oracle.num_train, cfg.oracle.seed)
+            self.test_data = oracle_data(self.oracle, cfg.oracle.num_test, heldout_seed(cfg)) if cfg.oracle.num_test else None
+            vocab_size, self.seq_len, start, self.eos = self.oracle.vocab_size, cfg.oracle.seq_len, 0, None
+        else:
+            self.corpus = build_corpus(cfg)
+            self.real_data, self.test_data = self.corpus.train.to(self.device), self.corpus.test.to(self.device)
+            vocab_size, self.seq_len, start, self.eos = len(self.corpus.vocab), self.corpus.seq_len, BOS_ID, self.corpus.eos
+        self.vocab_size = vocab_size
+        self.generator = Generator(vocab_size, g.emb_dim, g.hidden_dim, self.seq_len, g.init_std, start, self.eos,
+                                   PAD_ID).to(self.device)
+        self.discriminator = Discriminator(vocab_size, self.seq_len, d.emb_dim, d.filter_sizes, d.num_filters, d.dropout,
+                                           d.l2_reg, self.eos).to(self.device)
         self.rollout: Rollout | None = None  # G_β exists from the start of the adversarial phase
         self._bleu: BleuScorer | None = None  # PG-BLEU's reference n-gram counts, built on first use
+        self._test_bleu: BleuScorer | None = None  # the test set's, for evaluating on real data
         self.mle_opt = adam(self.generator.parameters(), g.lr)
         # A fresh Adam for policy gradient: the MLE moments would swamp the tiny early rewards.
         self.pg_opt = adam(self.generator.parameters(), g.pg_lr)
@@ -228,10 +247,11 @@ class SeqGANTrainer:
         """The reward of complete sequences: D_φ's probability of real, or for PG-BLEU their BLEU against S."""
         if self.cfg.train.method != "pg_bleu":
             return self.discriminator.prob_real
+        eos = self.eos
         if self._bleu is None:
-            self._bleu = BleuScorer(self.real_data.tolist(), max_n=self.cfg.train.pg_bleu_n)
+            self._bleu = BleuScorer([trim(s, eos) for s in self.real_data.tolist()], max_n=self.cfg.train.pg_bleu_n)
         bleu, n = self._bleu, self.cfg.train.pg_bleu_n
-        return lambda seqs: torch.tensor([bleu.sentence_bleu(s, n) for s in seqs.tolist()], dtype=torch.float64,
+        return lambda seqs: torch.tensor([bleu.sentence_bleu(trim(s, eos), n) for s in seqs.tolist()], dtype=torch.float64,
                                         device=seqs.device)
 
     def d_step(self, epochs: int) -> dict[str, float]:
@@ -258,13 +278,22 @@ class SeqGANTrainer:
         return {"losses/d": self._finite(total.item() / seen, "discriminator loss"), "d/train_accuracy": correct.item() / seen}
 
     def evaluate(self) -> dict[str, float]:
-        """NLL_oracle of num_eval fresh samples of G_θ (quality) and NLL_test, G_θ's NLL of held-out
-        real data (coverage): collapsing onto a few good sequences lowers the first and raises the second."""
+        """Quality of fresh samples of G_θ — NLL_oracle on the oracle, BLEU-2..4 against the test set on
+        real data — and NLL_test, G_θ's NLL of held-out real data (coverage): collapsing onto a few good
+        sequences improves the first and worsens the second."""
         self.generator.eval()
-        metrics = {"nll_oracle": self._finite(self.oracle.nll_of(self.generator.sample(self.cfg.oracle.num_eval)),
-                                              "NLL_oracle")}
+        metrics: dict[str, float] = {}
+        if self.oracle is not None:
+            samples = self.generator.sample(self.cfg.oracle.num_eval)
+            metrics["nll_oracle"] = self._finite(self.oracle.nll_of(samples), "NLL_oracle")
         if self.test_data is not None:
             metrics["nll_test"] = self._finite(self.generator.nll_of(self.test_data), "NLL_test")
+        if self.corpus is not None:
+            if self._test_bleu is None:
+                self._test_bleu = BleuScorer(self.corpus.test_lines, max_n=4)
+            hyps = [self.corpus.decode(s) for s in self.generator.sample(self.cfg.data.num_eval).tolist()]
+            for n in (2, 3, 4):
+                metrics[f"bleu{n}"] = self._test_bleu.mean_bleu(hyps, n)
         return metrics
 
     # ---- plumbing --------------------------------------------------------------------------
@@ -294,7 +323,8 @@ class SeqGANTrainer:
         record: dict[str, Any] = {"phase": label, "method": method, "epoch": index, "global_epoch": offset + index,
                                   **self.evaluate(), **scalars, "time_s": round(self.wall_time(), 3)}
         self.records.append(record)
-        log.info("%s (%s) epoch %d: nll_oracle %.4f", label, method, index, record["nll_oracle"])
+        metric = primary_metric(self.cfg)
+        log.info("%s (%s) epoch %d: %s %.4f", label, method, index, metric, record[metric])
         self.callbacks.evaluation(record)
 
     @staticmethod
@@ -324,8 +354,10 @@ class SeqGANTrainer:
         return {
             "format": CHECKPOINT_FORMAT,
             "config": self.cfg.to_dict(),
-            "vocab_size": self.oracle.vocab_size,
-            "seq_len": self.cfg.oracle.seq_len,
+            "vocab_size": self.vocab_size,
+            "seq_len": self.seq_len,
+            "vocab": self.corpus.vocab.tokens if self.corpus else None,
+            "tokenizer": self.corpus.tokenizer if self.corpus else None,
             "progress": {"phase": self.progress.phase, "done": self.progress.done},
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
@@ -339,8 +371,10 @@ class SeqGANTrainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("format") != CHECKPOINT_FORMAT:
             raise CheckpointError(f"checkpoint format {state.get('format')!r} is not supported (expected {CHECKPOINT_FORMAT})")
-        if state["config"] != self.cfg.to_dict():
-            diff = _diff_keys(state["config"], self.cfg.to_dict())
+        self.check_vocabulary(state)
+        saved = _complete(state["config"])
+        if saved != self.cfg.to_dict():
+            diff = _diff_keys(saved, self.cfg.to_dict())
             raise CheckpointError("the checkpoint was written with a different configuration (differs in: "
                                   f"{', '.join(diff)}); resume with the same command, or start a new run with another --out")
         self.generator.load_state_dict(state["generator"])
@@ -363,8 +397,9 @@ class SeqGANTrainer:
         """
         if state["progress"]["phase"] == "mle":
             raise CheckpointError("the pretraining checkpoint has not finished MLE pretraining; resume that run first")
-        mine, theirs = self.cfg.to_dict(), state["config"]
-        shared = [*(f"{s}.{k}" for s in ("oracle", "generator") for k in mine[s]), "seed", "train.pretrain_epochs"]
+        self.check_vocabulary(state)
+        mine, theirs = self.cfg.to_dict(), _complete(state["config"])
+        shared = [*(f"{s}.{k}" for s in ("data", "oracle", "generator") for k in mine[s]), "seed", "train.pretrain_epochs"]
         differ = [key for key in shared if _get(mine, key) != _get(theirs, key)]
         if differ:
             raise CheckpointError(f"the pretraining checkpoint was made with other settings ({', '.join(differ)}); "
@@ -376,6 +411,15 @@ class SeqGANTrainer:
         self.records = [{**r, "method": method} for r in state["records"] if r["phase"] == "mle"]
         self.progress = Progress("d_pretrain", 0)
         self.elapsed, self._started = float(state["elapsed"]), time.perf_counter()
+
+    def check_vocabulary(self, state: dict[str, Any]) -> None:
+        """A checkpoint fits only the vocabulary it was trained with: token ids would mean other tokens."""
+        mine = self.corpus.vocab.tokens if self.corpus else None
+        theirs = state.get("vocab")
+        if theirs != mine or state.get("vocab_size") != self.vocab_size:
+            raise CheckpointError(f"the checkpoint's vocabulary ({state.get('vocab_size')} tokens) does not match this data's "
+                                  f"({self.vocab_size} tokens); use the data (and data.* settings) it was trained on, or "
+                                  "start a new run with another --out")
 
     def _restore_rng(self, rng: dict[str, torch.Tensor]) -> None:
         torch.set_rng_state(rng["cpu"])
@@ -421,6 +465,14 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
     if not isinstance(state, dict) or "generator" not in state or "config" not in state:
         raise CheckpointError(f"{str(path)!r} is not a seqgan checkpoint (missing generator or config)")
     return state
+
+
+def _complete(saved: dict[str, Any]) -> dict[str, Any]:
+    """A saved config with the defaults of settings added since it was written (older checkpoints stay usable)."""
+    try:
+        return Config.from_dict(saved, where="checkpoint config").to_dict()
+    except ConfigError:
+        return saved
 
 
 def _get(tree: dict[str, Any], dotted: str) -> Any:

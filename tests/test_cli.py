@@ -77,3 +77,66 @@ def test_ctrl_c_says_how_to_resume_without_a_traceback(tmp_path, capsys, monkeyp
     assert main(["-q", "train", "--preset", "tiny", "--out", str(tmp_path / "r")]) == 130
     err = capsys.readouterr().err
     assert "--resume" in err and "Traceback" not in err
+
+
+def test_train_on_text_then_sample_text_and_evaluate_bleu(tmp_path, capsys, text_corpus):
+    run = tmp_path / "run"
+    assert main(["-q", "train", "--preset", "tiny", "--data", str(text_corpus), "--out", str(run),
+                 "--set", "data.num_eval=32"]) == 0
+    out = capsys.readouterr().out
+    assert "NLL_test" in out and "bleu2" in out
+    assert main(["sample", "--checkpoint", str(run), "--num", "6", "--out", str(tmp_path / "s.txt")]) == 0
+    words = set(text_corpus.read_text().split())
+    lines = (tmp_path / "s.txt").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 6 and all(tok in words for line in lines for tok in line.split())
+    assert main(["evaluate", "--samples", str(tmp_path / "s.txt"), "--references", str(text_corpus), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {f"bleu{n}" for n in range(2, 6)} | {f"self_bleu{n}" for n in range(2, 6)} <= set(result)
+    assert 0 <= result["bleu2"] <= 1 and result["num_samples"] == 6
+
+
+def test_evaluate_references_equals_nltk(tmp_path, capsys):
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+
+    hyps = ["a cat sat on the mat", "the dog ran", "a bird sang in a tree today"]
+    refs = ["the cat sat on a mat", "a dog ran away", "birds sang in the tree", "the end"]
+    (tmp_path / "h.txt").write_text("\n".join(hyps) + "\n")
+    (tmp_path / "r.txt").write_text("\n".join(refs) + "\n")
+    assert main(["evaluate", "--samples", str(tmp_path / "h.txt"), "--references", str(tmp_path / "r.txt"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    r = [x.split() for x in refs]
+    for n in (2, 3, 4, 5):
+        expected = sum(sentence_bleu(r, h.split(), weights=(1 / n,) * n, smoothing_function=SmoothingFunction().method1)
+                       for h in hyps) / len(hyps)
+        assert result[f"bleu{n}"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_music_run_samples_midi(tmp_path, capsys):
+    run = tmp_path / "m"
+    assert main(["-q", "train", "--preset", "tiny", "--dataset", "nottingham", "--out", str(run),
+                 "--set", "train.pretrain_epochs=1", "--set", "train.adversarial_rounds=1", "--set", "data.num_eval=16"]) == 0
+    assert "pitch_mse" in capsys.readouterr().out
+    assert main(["sample", "--checkpoint", str(run), "--num", "2", "--midi", str(tmp_path / "midi")]) == 0
+    melodies = capsys.readouterr().out.strip().splitlines()
+    assert len(melodies) == 2 and all(len(m.split()) == 32 for m in melodies)
+    files = sorted((tmp_path / "midi").glob("*.mid"))
+    assert len(files) == 2 and files[0].read_bytes()[:4] == b"MThd"
+
+
+@pytest.mark.parametrize("setup, argv, message", [
+    ("empty", ["--data", "{f}"], "empty or blank"),
+    ("binary", ["--data", "{f}"], "binary"),
+    ("latin1", ["--data", "{f}"], "not UTF-8"),
+    ("long", ["--data", "{f}", "--set", "data.max_len=4", "--set", "data.long_lines='error'"], "more than the 3 that fit"),
+    ("ok", ["--test", "{f}"], "--test goes with --data"),
+    ("ok", ["--data", "{f}", "--set", "data.tokenizer='bpe'"], "data.tokenizer must be"),
+])
+def test_bad_text_input_gives_a_message_and_exit_2(tmp_path, capsys, setup, argv, message):
+    f = tmp_path / "in.txt"
+    content = {"empty": b"\n\n", "binary": b"\x00\x01\x02PK", "latin1": "caf\xe9\n".encode("latin-1"),
+               "long": b"one two three four five\n" * 5, "ok": b"a b\nc d\n"}[setup]
+    f.write_bytes(content)
+    args = ["train", "--preset", "tiny", "--out", str(tmp_path / "r"), *(a.replace("{f}", str(f)) for a in argv)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

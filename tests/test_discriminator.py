@@ -1,4 +1,3 @@
-import pytest
 import torch
 
 from seqgan.discriminator import Discriminator
@@ -44,6 +43,24 @@ def test_training_separates_two_distributions():
     assert d.prob_real(real).mean() > 0.9 and d.prob_real(fake).mean() < 0.1
 
 
-def test_filter_wider_than_sequence_is_rejected():
-    with pytest.raises(ValueError, match="exceeds the sequence length"):
-        Discriminator(50, 5, 8, [2, 6], [4, 4])
+def test_sequences_shorter_than_the_widest_filter_are_zero_padded():
+    d = Discriminator(50, 5, 8, [2, 6], [4, 4]).eval()
+    tokens = torch.randint(0, 50, (3, 5))
+    x = d.embedding(tokens).transpose(1, 2)
+    x = torch.nn.functional.pad(x, (0, 1))  # to width 6 by hand
+    wide = torch.relu(d.convs[1](x)).amax(-1)
+    assert wide.shape == (3, 4)
+    assert d(tokens).shape == (3, 2)
+
+
+def test_what_follows_the_end_token_does_not_change_d():
+    torch.manual_seed(0)
+    d = Discriminator(30, 10, 8, [2, 3, 5], [6, 6, 6], dropout=0.0, eos_token=2).eval()
+    tokens = torch.randint(4, 30, (16, 10))
+    tokens[:, 4] = 2  # every sequence ends at position 5
+    other = tokens.clone()
+    other[:, 5:] = torch.randint(0, 30, (16, 5))
+    assert torch.equal(d(tokens), d(other))
+    changed_before_end = tokens.clone()
+    changed_before_end[:, 3] = (tokens[:, 3] + 1 - 4) % 26 + 4
+    assert not torch.allclose(d(tokens), d(changed_before_end))

@@ -92,3 +92,25 @@ def test_mle_step_lowers_the_loss():
         g.nll(data).backward()
         opt.step()
     assert g.nll(data).item() < first - 0.5
+
+
+def test_sampling_stops_at_the_end_token_and_pads_after_it():
+    torch.manual_seed(0)
+    g = Generator(10, 8, 8, seq_len=12, init_std=0.5, start_token=1, eos_token=2, pad_token=0)
+    with torch.no_grad():
+        g.output.bias[2] += 2.0
+    y = g.sample(200)
+    from seqgan.data import valid_mask
+
+    mask = valid_mask(y, 2)
+    assert (y[~mask] == 0).all(), "positions after <eos> must be <pad>"
+    assert (y == 2).any(1).float().mean() > 0.5
+    # The NLL counts each sequence up to and including its end token, never the padding.
+    per_token = g.token_nll(y)
+    assert (per_token[~mask] == 0).all()
+    assert torch.allclose(g.nll(y), per_token.sum() / mask.sum())
+    # Rows that end leave the batch, but the draws of the others are those of one full pass.
+    u = torch.rand(50, 12)
+    full = g.sample(50, uniforms_NxT=u)
+    for i in range(0, 50, 7):
+        assert torch.equal(g.sample(1, uniforms_NxT=u[i:i + 1])[0], full[i])

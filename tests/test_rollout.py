@@ -12,6 +12,17 @@ def _models(vocab=30, seq_len=7):
     return g, d
 
 
+def _recorder(d):
+    """D's reward that also keeps every batch it scores."""
+    seen = []
+
+    def recording_reward(seqs):
+        seen.append(seqs.clone())
+        return d.prob_real(seqs)
+
+    return seen, recording_reward
+
+
 @pytest.mark.parametrize("budget_mb", [1024, 0.0001])  # one chunk, and one seed per chunk
 def test_batched_rewards_equal_the_naive_loop_given_the_same_draws(budget_mb):
     g, d = _models()
@@ -26,12 +37,7 @@ def test_batched_rewards_equal_the_naive_loop_given_the_same_draws(budget_mb):
 def test_rollouts_keep_each_prefix_and_q_at_T_is_D_of_Y():
     g, d = _models()
     y = g.sample(4)
-    seen = []
-
-    def recording_reward(seqs):
-        seen.append(seqs.clone())
-        return d.prob_real(seqs)
-
+    seen, recording_reward = _recorder(d)
     q = batched_rewards(g, y, recording_reward, rollout_num=3)
     rollouts = seen[0].view(6, 3 * 4, 7)  # (prefix length t−1, seed m = n·B + b, T)
     b_of_seed = torch.arange(12) % 4
@@ -106,3 +112,65 @@ def test_reward_pass_is_chunked_to_the_memory_budget():
     assert final_call == 8  # D(Y) once
     assert len(rollout_calls) == 7 and max(rollout_calls) == 6 * 5  # ceil(32 / 5) chunks of ≤ 5 seeds
     assert sum(rollout_calls) == 6 * 32
+
+
+def _ending_models(vocab=12, seq_len=8, eos=2):
+    """A generator that often samples the end token, so sequences of many lengths occur."""
+    torch.manual_seed(3)
+    g = Generator(vocab, 8, 8, seq_len=seq_len, init_std=0.5, start_token=1, eos_token=eos, pad_token=0).double()
+    with torch.no_grad():
+        g.output.bias[eos] += 1.5
+    d = Discriminator(vocab, seq_len, 8, [2, 3], [4, 4], dropout=0.0, eos_token=eos).double()
+    return g, d
+
+
+@pytest.mark.parametrize("budget_mb", [1024, 0.0001])
+def test_batched_rewards_with_end_tokens_equal_the_naive_loop(budget_mb):
+    g, d = _ending_models()
+    y = g.sample(16)
+    ends = (y == 2).any(1)
+    assert ends.any() and not ends.all(), "want both ended and unfinished sequences"
+    u = rollout_uniforms(16, 8, 3).double()
+    fast = batched_rewards(g, y, d.prob_real, 3, u, memory_budget_mb=budget_mb)
+    slow = naive_rewards(g, y, d.prob_real, 3, u)
+    from seqgan.data import valid_mask
+
+    mask = valid_mask(y, 2)
+    assert torch.allclose(fast[mask], slow[mask], atol=1e-12)
+
+
+def test_rollouts_stop_at_the_end_token_and_skip_finished_prefixes():
+    g, d = _ending_models()
+    y = g.sample(16)
+    scored, recording_reward = _recorder(d)
+    q = batched_rewards(g, y, recording_reward, rollout_num=2)
+    from seqgan.data import lengths, valid_mask
+
+    rollouts = scored[0]
+    for row in rollouts:  # every rollout is padded after its first end token
+        mask = valid_mask(row[None], 2)[0]
+        assert (row[~mask] == 0).all()
+    expected_rows = 2 * int((lengths(y, 2)[:, None] > torch.arange(1, 8)).sum())
+    assert len(rollouts) == expected_rows, "a prefix that already ended must not be rolled out"
+    # From the end token on, Q is D(Y) itself.
+    d_y = d.prob_real(y)
+    for b, n in enumerate(lengths(y, 2).tolist()):
+        assert torch.allclose(q[b, n - 1:], d_y[b].expand(8 - n + 1))
+
+
+def test_what_follows_the_end_token_changes_neither_loss_nor_reward():
+    from seqgan.policy_gradient import pg_loss
+
+    g, d = _ending_models()
+    y = g.sample(32)
+    ended = (y == 2).any(1)
+    noisy = y.clone()
+    after_end = ~__import__("seqgan.data", fromlist=["valid_mask"]).valid_mask(y, 2)
+    noisy[after_end] = torch.randint(3, 12, (int(after_end.sum()),))
+    assert ended.any() and not torch.equal(noisy, y)
+    u = rollout_uniforms(32, 8, 2).double()
+    assert torch.equal(batched_rewards(g, y, d.prob_real, 2, u), batched_rewards(g, noisy, d.prob_real, 2, u))
+    rewards = torch.rand(32, 8, dtype=torch.float64)
+    assert torch.equal(pg_loss(g, y, rewards), pg_loss(g, noisy, rewards))
+    assert torch.equal(g.nll(y), g.nll(noisy))
+    assert torch.equal(d.prob_real(y), d.prob_real(noisy))

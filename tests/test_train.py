@@ -99,7 +99,7 @@ def test_checkpoint_of_another_vocabulary_is_refused(tiny_cfg, tmp_path):
         train(tiny_cfg, tmp_path / "r", callbacks=_Crash("mle", 3))
     state = load_checkpoint(tmp_path / "r" / "checkpoints" / "latest.pt")
     other = SeqGANTrainer(tiny_cfg.override(["oracle.vocab_size=60"]))
-    with pytest.raises(CheckpointError, match="oracle.vocab_size"):
+    with pytest.raises(CheckpointError, match=r"vocabulary \(50 tokens\) does not match this data's \(60 tokens\)"):
         other.load_state_dict(state)
 
 
@@ -186,3 +186,45 @@ def test_pg_bleu_reward_is_the_bleu_of_the_completed_sequence(tiny_cfg):
         assert r == pytest.approx(expected, abs=1e-12)
     assert q[:, -1].tolist() == pytest.approx([sentence_bleu(refs, s, weights=(1 / 3,) * 3,
                                                smoothing_function=SmoothingFunction().method1) for s in y.tolist()])
+
+
+def _text_cfg(tiny_cfg, path):
+    return tiny_cfg.override(["data.source='file'", f"data.path={str(path)!r}", "data.num_eval=64"])
+
+
+def test_training_on_a_text_file_end_to_end(tiny_cfg, tmp_path, text_corpus):
+    cfg = _text_cfg(tiny_cfg, text_corpus)
+    summary = train(cfg, tmp_path / "r")
+    run = tmp_path / "r"
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert {"nll_test", "bleu2", "bleu3", "bleu4"} <= set(records[-1]) and "nll_oracle" not in records[-1]
+    assert summary["metric"] == "nll_test" and summary["nll_test_final"] is not None
+    assert records[-1]["nll_test"] < records[0]["nll_test"] + 1.0
+    final = summary["final_samples"]
+    assert {f"bleu{n}" for n in range(2, 6)} | {f"self_bleu{n}" for n in range(2, 6)} <= set(final)
+    words = set(text_corpus.read_text().split())
+    lines = (run / "samples" / "final.txt").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1000 and all(tok in words or tok == "<unk>" for line in lines for tok in line.split())
+    assert (run / "vocab.json").is_file() and (run / "learning_curve.png").is_file()
+
+
+def test_resume_on_changed_text_is_refused_for_its_vocabulary(tiny_cfg, tmp_path, text_corpus):
+    cfg = _text_cfg(tiny_cfg, text_corpus)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "r", callbacks=_Crash("mle", 3))
+    text_corpus.write_text(text_corpus.read_text() + "an entirely new word zebra appears\n" * 3)
+    with pytest.raises(CheckpointError, match="vocabulary"):
+        train(cfg, tmp_path / "r", resume=True)
+
+
+@pytest.mark.parametrize("method", ["mle", "ss", "pg_bleu", "seqgan"])
+def test_every_method_trains_on_variable_length_text(tiny_cfg, text_corpus, method):
+    cfg = _text_cfg(tiny_cfg, text_corpus).override([f"train.method={method!r}", "train.pretrain_epochs=1",
+                                                     "train.adversarial_rounds=1"])
+    trainer = SeqGANTrainer(cfg)
+    trainer.fit()
+    assert trainer.eos is not None
+    samples = trainer.generator.sample(64)
+    from seqgan.data import valid_mask
+
+    assert (samples[~valid_mask(samples, trainer.eos)] == 0).all()
