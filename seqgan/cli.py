@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -144,14 +145,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     from seqgan.run import train
 
     cfg = resolve_config(args)
-    bars = None if args.no_progress or args.quiet else ProgressBars()
+    rank = int(os.environ.get("RANK", "0"))  # under torchrun only rank 0 shows progress
+    bars = None if args.no_progress or args.quiet or rank else ProgressBars()
     try:
         summary = train(cfg, args.out, resume=args.resume, callbacks=bars)
     finally:
         if bars:
             bars.close()
-    print(format_summary(summary, args.out))
+        _leave_process_group()
+    if summary:  # under torchrun only rank 0 has one
+        print(format_summary(summary, args.out))
     return 0
+
+
+def _leave_process_group() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from seqgan import distributed
 from seqgan.config import Config, to_toml
 from seqgan.data import BOS_ID, EOS_ID, PAD_ID, Vocabulary, detokenize
 from seqgan.errors import ConfigError
@@ -115,11 +116,26 @@ def train(cfg: Config, out_dir: str | Path, resume: bool = False, callbacks: Cal
 
     `init_from`: a checkpoint whose finished MLE pretraining this run starts from (unless resuming).
     """
-    run_dir = prepare_run_dir(out_dir, cfg, resume)
+    ctx = distributed.from_env()
+    refused = None
+    if ctx.main:
+        try:
+            prepare_run_dir(out_dir, cfg, resume)
+        except ConfigError as exc:
+            refused = str(exc)
+    refused = ctx.gather(refused)[0]  # every rank learns whether rank 0 could prepare the folder
+    if refused:
+        raise ConfigError(refused)
+    run_dir = Path(out_dir)
     trainer = SeqGANTrainer(cfg, run_dir)
     resumed = trainer.resume() if resume else False
     if init_from is not None and not resumed:
         trainer.start_from_pretrained(load_checkpoint(init_from, trainer.device))
+    if not ctx.main:  # rank 0 logs, writes and finishes the run folder
+        trainer.callbacks = Callbacks()
+        trainer.fit()
+        ctx.barrier()
+        return {}
     writer = RunWriter(run_dir, trainer.records, tb_purge_step=trainer.global_step() + 1 if resumed else None)
     writer.global_step = trainer.global_step()
     trainer.callbacks = MultiCallbacks(writer, callbacks) if callbacks else writer
@@ -130,11 +146,13 @@ def train(cfg: Config, out_dir: str | Path, resume: bool = False, callbacks: Cal
     package_log.setLevel(logging.INFO)
     try:
         trainer.fit()
+        summary = finish_run(trainer, run_dir)
     finally:
         writer.close()
         package_log.removeHandler(handler)
         handler.close()
-    return finish_run(trainer, run_dir)
+    ctx.barrier()
+    return summary
 
 
 def finish_run(trainer: SeqGANTrainer, run_dir: Path) -> dict[str, Any]:

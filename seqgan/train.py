@@ -19,10 +19,11 @@ from typing import Any
 import torch
 
 from seqgan.config import Config
-from seqgan.data import BOS_ID, PAD_ID, Corpus, load_corpus, trim
+from seqgan.data import BOS_ID, PAD_ID, Corpus, drop_padding_columns, load_corpus, trim
 from seqgan.discriminator import Discriminator
+from seqgan.distributed import RANK_SEED_STRIDE, Distributed, from_env, local_rank, loss_runner
 from seqgan.errors import CheckpointError, ConfigError, TrainingDiverged
-from seqgan.generator import Generator
+from seqgan.generator import Generator, LSTMPolicy
 from seqgan.metrics import BleuScorer
 from seqgan.oracle import Oracle, oracle_data
 from seqgan.policy_gradient import pg_loss
@@ -42,7 +43,9 @@ def seed_everything(seed: int) -> None:
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        return torch.device("cuda", local_rank()) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else torch.device("cuda")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"runtime.device is {name!r} but CUDA is not available here; use --set runtime.device=cpu")
     return torch.device(name)
@@ -103,6 +106,7 @@ class SeqGANTrainer:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.callbacks = callbacks or Callbacks()
         self.device = resolve_device(cfg.runtime.device)
+        self.dist: Distributed = from_env()
         if cfg.runtime.threads:
             torch.set_num_threads(cfg.runtime.threads)
         g, d, t = cfg.generator, cfg.discriminator, cfg.train
@@ -129,6 +133,17 @@ class SeqGANTrainer:
                                    PAD_ID).to(self.device)
         self.discriminator = Discriminator(vocab_size, self.seq_len, d.emb_dim, d.filter_sizes, d.num_filters, d.dropout,
                                            d.l2_reg, self.eos).to(self.device)
+        if self.dist.enabled:
+            # Same models and data on every rank; different samples from here on (rank 0 keeps the
+            # single-process stream). Each rank's share of the batches must be whole.
+            self.dist.share(g.batch_size, "generator.batch_size")
+            self.dist.share(d.batch_size, "discriminator.batch_size")
+            self.dist.share(t.num_negatives, "train.num_negatives")
+            if not self.dist.main:
+                torch.manual_seed(cfg.seed + RANK_SEED_STRIDE * self.dist.rank)
+        # Losses of G_θ and D_φ run through these, so several processes average their gradients (DDP).
+        self._g = loss_runner(self.generator, self.dist)
+        self._d = loss_runner(self.discriminator, self.dist)
         self.rollout: Rollout | None = None  # G_β exists from the start of the adversarial phase
         self._bleu: BleuScorer | None = None  # PG-BLEU's reference n-gram counts, built on first use
         self._test_bleu: BleuScorer | None = None  # the test set's, for evaluating on real data
@@ -205,12 +220,12 @@ class SeqGANTrainer:
         """One pass of teacher-forced maximum likelihood over the real data (full batches only)."""
         g = self.cfg.generator
         self.generator.train()
-        order = torch.randperm(len(self.real_data), device=self.device)
+        order = self._shared_order(len(self.real_data))
         total = torch.zeros((), device=self.device)
         batches = len(order) // g.batch_size
         for i in range(batches):
-            batch = self.real_data[order[i * g.batch_size:(i + 1) * g.batch_size]]
-            loss = self.generator.nll(batch)
+            batch = drop_padding_columns(self.real_data[self._my_part(order, i, g.batch_size)], self.eos)
+            loss = self._g(LSTMPolicy.nll, batch)
             self._update(self.mle_opt, self.generator, loss, g.grad_clip)
             total += loss.detach()
         return {"losses/g_mle": self._finite(total.item() / max(1, batches), "MLE loss")}
@@ -219,14 +234,13 @@ class SeqGANTrainer:
         """One epoch of Scheduled Sampling (the SS baseline): own samples fed with a rising probability."""
         g, t = self.cfg.generator, self.cfg.train
         self.generator.train()
-        order = torch.randperm(len(self.real_data), device=self.device)
+        order = self._shared_order(len(self.real_data))
         batches = len(order) // g.batch_size
         total, first_step = torch.zeros((), device=self.device), self.progress.done * batches
         for i in range(batches):
             teacher = teacher_forcing_prob(first_step + i, self.totals["adversarial"] * batches, t.ss_schedule, t.ss_k,
                                            t.ss_floor)
-            loss = scheduled_sampling_nll(self.generator, self.real_data[order[i * g.batch_size:(i + 1) * g.batch_size]],
-                                          teacher)
+            loss = self._g(scheduled_sampling_nll, self.real_data[self._my_part(order, i, g.batch_size)], teacher)
             self._update(self.mle_opt, self.generator, loss, g.grad_clip)
             total += loss.detach()
         return {"losses/g_ss": self._finite(total.item() / max(1, batches), "scheduled-sampling loss"),
@@ -236,10 +250,11 @@ class SeqGANTrainer:
         """Policy gradient (Eq. 8) with rewards Q from Monte Carlo rollouts of G_β scored by D_φ (Eq. 4)."""
         g, t = self.cfg.generator, self.cfg.train
         assert self.rollout is not None
-        sequences = self.generator.sample(g.batch_size)
+        sequences = self.generator.sample(g.batch_size // self.dist.world)  # this rank's share
         rewards = self.rollout.rewards(sequences, self.reward_fn(), t.rollout_num,
                                        memory_budget_mb=self.cfg.runtime.memory_budget_mb)
-        loss = pg_loss(self.generator, sequences, rewards, t.pg_baseline)
+        # DDP averages gradients over ranks; the loss is a sum over the global batch, so scale back up.
+        loss = self._g(pg_loss, sequences, rewards, t.pg_baseline) * self.dist.world
         self._update(self.pg_opt, self.generator, loss, g.grad_clip)
         return {"losses/g_pg": self._finite(loss.item(), "policy-gradient loss"), "rewards/mean_q": rewards.mean().item()}
 
@@ -257,20 +272,20 @@ class SeqGANTrainer:
     def d_step(self, epochs: int) -> dict[str, float]:
         """Train D_φ for `epochs` passes over real sequences and as many fresh samples of G_θ."""
         d, t = self.cfg.discriminator, self.cfg.train
-        negatives = self.generator.sample(t.num_negatives)
+        num_negatives, batch_size = t.num_negatives // self.dist.world, d.batch_size // self.dist.world  # this rank's
+        negatives = self.generator.sample(num_negatives)
         real = self.real_data
-        if t.num_negatives < len(real):  # keep the classes balanced, as the reference code's equal files
-            real = real[torch.randperm(len(real), device=self.device)[:t.num_negatives]]
+        if num_negatives < len(real):  # keep the classes balanced, as the reference code's equal files
+            real = real[torch.randperm(len(real), device=self.device)[:num_negatives]]
         data = torch.cat([real, negatives])
         labels = torch.cat([torch.ones(len(real)), torch.zeros(len(negatives))]).long().to(self.device)
         self.discriminator.train()
         total, correct, seen = torch.zeros((), device=self.device), torch.zeros((), device=self.device), 0
         for _ in range(epochs):
             order = torch.randperm(len(data), device=self.device)
-            for lo in range(0, len(order), d.batch_size):
-                idx = order[lo:lo + d.batch_size]
-                logits = self.discriminator(data[idx])
-                loss = self.discriminator.loss_from_logits(logits, labels[idx])
+            for lo in range(0, len(order), batch_size):
+                idx = order[lo:lo + batch_size]
+                loss, logits = self._d(_d_loss, data[idx], labels[idx])
                 self._update(self.d_opt, self.discriminator, loss, None)
                 total += loss.detach() * len(idx)
                 correct += (logits.argmax(-1) == labels[idx]).sum()
@@ -313,9 +328,19 @@ class SeqGANTrainer:
         self.progress.phase, self.progress.done = PHASES[PHASES.index(phase) + 1], 0
         self.save_checkpoint()
 
+    def _shared_order(self, n: int) -> torch.Tensor:
+        """A random order of the real data, the same on every rank (rank 0's draw)."""
+        return self.dist.broadcast_(torch.randperm(n, device=self.device))
+
+    def _my_part(self, order: torch.Tensor, i: int, batch_size: int) -> torch.Tensor:
+        """This rank's slice of global batch i."""
+        share = batch_size // self.dist.world
+        lo = i * batch_size + self.dist.rank * share
+        return order[lo:lo + share]
+
     def _evaluate_if_due(self, index: int, total: int, scalars: dict[str, float]) -> None:
         every = self.cfg.train.eval_every
-        if index % every and index != total - 1:
+        if (index % every and index != total - 1) or not self.dist.main:  # rank 0 evaluates
             return
         phase, method = self.progress.phase, self.cfg.train.method
         offset = self.totals["mle"] if phase == "adversarial" else 0
@@ -347,10 +372,14 @@ class SeqGANTrainer:
     def checkpoint_path(self) -> Path | None:
         return self.run_dir / "checkpoints" / "latest.pt" if self.run_dir else None
 
-    def state_dict(self) -> dict[str, Any]:
+    def _rng_state(self) -> dict[str, torch.Tensor]:
         rng = {"cpu": torch.get_rng_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return rng
+
+    def state_dict(self) -> dict[str, Any]:
+        rng = self._rng_state()
         return {
             "format": CHECKPOINT_FORMAT,
             "config": self.cfg.to_dict(),
@@ -385,7 +414,11 @@ class SeqGANTrainer:
         self.mle_opt.load_state_dict(state["optimizers"]["mle"])
         self.pg_opt.load_state_dict(state["optimizers"]["pg"])
         self.d_opt.load_state_dict(state["optimizers"]["d"])
-        self._restore_rng(state["rng"])
+        ranks = state.get("rng_ranks")
+        if self.dist.enabled and (ranks is None or len(ranks) != self.dist.world):
+            raise CheckpointError(f"the checkpoint was written by {len(ranks) if ranks else 1} process(es); resume it with "
+                                  f"as many (now {self.dist.world})")
+        self._restore_rng(ranks[self.dist.rank] if self.dist.enabled else state["rng"])
         self.progress.phase, self.progress.done = state["progress"]["phase"], state["progress"]["done"]
         self.records = list(state["records"])
         self.elapsed, self._started = float(state["elapsed"]), time.perf_counter()
@@ -407,6 +440,8 @@ class SeqGANTrainer:
         self.generator.load_state_dict(state["generator"])
         self.mle_opt.load_state_dict(state["optimizers"]["mle"])
         self._restore_rng(state["rng"])
+        if not self.dist.main:
+            torch.manual_seed(self.cfg.seed + RANK_SEED_STRIDE * self.dist.rank)
         method = self.cfg.train.method
         self.records = [{**r, "method": method} for r in state["records"] if r["phase"] == "mle"]
         self.progress = Progress("d_pretrain", 0)
@@ -430,8 +465,14 @@ class SeqGANTrainer:
         path = self.checkpoint_path
         if path is None:
             return
-        save_atomic(self.state_dict(), path)
-        self.callbacks.checkpoint(path, self.progress)
+        rng_ranks = self.dist.gather(self._rng_state())  # a collective: every rank takes part
+        if self.dist.main:
+            state = self.state_dict()
+            if self.dist.enabled:
+                state["rng_ranks"] = rng_ranks
+            save_atomic(state, path)
+            self.callbacks.checkpoint(path, self.progress)
+        self.dist.barrier()
 
     def resume(self) -> bool:
         """Load the run folder's latest checkpoint if there is one; returns whether it did."""
@@ -465,6 +506,12 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
     if not isinstance(state, dict) or "generator" not in state or "config" not in state:
         raise CheckpointError(f"{str(path)!r} is not a seqgan checkpoint (missing generator or config)")
     return state
+
+
+def _d_loss(d: Discriminator, tokens_NxT: torch.Tensor, labels_N: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """D_φ's training loss and its logits (for the accuracy)."""
+    logits_Nx2 = d(tokens_NxT)
+    return d.loss_from_logits(logits_Nx2, labels_N), logits_Nx2
 
 
 def _complete(saved: dict[str, Any]) -> dict[str, Any]:

@@ -117,3 +117,15 @@ def test_bundled_datasets_load(name):
         assert (corpus.train == EOS_ID).sum(1).eq(1).all()  # one end token per sequence
     if name == "poems":
         assert corpus.seq_len == 25  # 20 characters + 4 punctuation marks + <eos>
+
+
+def test_dropping_padding_columns_leaves_the_nll_unchanged():
+    from seqgan.data import drop_padding_columns
+    from seqgan.generator import Generator
+
+    g = Generator(12, 8, 8, seq_len=10, init_std=0.5, start_token=BOS_ID, eos_token=EOS_ID, pad_token=PAD_ID)
+    batch = torch.tensor([[5, 6, EOS_ID] + [PAD_ID] * 7, [7, 8, 9, 5, EOS_ID] + [PAD_ID] * 5])
+    cut = drop_padding_columns(batch, EOS_ID)
+    assert cut.shape == (2, 5)
+    assert torch.allclose(g.nll(cut), g.nll(batch), atol=1e-6)
+    assert drop_padding_columns(batch, None) is batch
