@@ -47,7 +47,8 @@ class Dataset:
 
 DATASETS = {
     "poems": Dataset("poems", "chinese_poems/train.txt", "chinese_poems/test.txt", "space"),
-    "coco": Dataset("coco", "coco/image_coco.txt", "coco/test_coco.txt", "space"),
+    # Texygen's BLEU runs nltk.word_tokenize over these lines ("wheel." -> "wheel", "."); 'word' does the same here.
+    "coco": Dataset("coco", "coco/image_coco.txt", "coco/test_coco.txt", "word"),
     "emnlp": Dataset("emnlp", "emnlp_news/gfs_valid_news.txt", "emnlp_news/test_emnlp.txt", "space"),
     "nottingham": Dataset("nottingham", "nottingham/train.txt", "nottingham/test.txt", "space", end_token=False, max_len=32),
 }

@@ -252,6 +252,15 @@ def real_experiment(name: str, cfg: Config, seeds: int, out_dir: str | Path, cal
     return result
 
 
+def _column_name(column: str) -> str:
+    """bleu4 → BLEU-4, self_bleu2 → Self-BLEU-2, nll_test → NLL_test, pitch_mse → MSE."""
+    if column.startswith("self_bleu"):
+        return f"Self-BLEU-{column[9:]}"
+    if column.startswith("bleu"):
+        return f"BLEU-{column[4:]}"
+    return {"nll_test": "NLL_test", "pitch_mse": "MSE"}.get(column, column)
+
+
 def _real_value(run: dict[str, Any], column: str) -> float | None:
     if column == "nll_test":
         return run.get("final", {}).get("nll_test")
@@ -261,7 +270,7 @@ def _real_value(run: dict[str, Any], column: str) -> float | None:
 def format_real(result: dict[str, Any], columns: tuple[str, ...]) -> str:
     """Markdown: ours (mean ± std over seeds) with the published figure beside each where there is one."""
     published, seeds = result["published"], result["seeds"]
-    head = " | ".join(c.replace("_", "-").upper().replace("SELF-", "Self-") for c in columns)
+    head = " | ".join(_column_name(c) for c in columns)
     lines = [f"| method | {head} |", "|---" * (len(columns) + 1) + "|"]
     for method in REAL_METHODS:
         cells = []
