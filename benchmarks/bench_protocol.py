@@ -1,0 +1,102 @@
+"""The whole `paper` protocol, extrapolated from measured pieces of the real trainer.
+
+Builds `SeqGANTrainer` with the `paper` preset and times, with the trainer's own methods, one of each
+unit of Algorithm 1: an MLE epoch, an evaluation (10,000 samples scored by the oracle + NLL_test), a
+D step (10,000 fresh negatives + 3 epochs over 20,000 sequences), a g-step (64 sequences, 16 rollouts,
+rewards + update) and the G_β sync. The protocol's time is each piece's median times how often the
+`paper` schedule runs it (120 MLE epochs, 50 D-pretraining steps, 200 rounds of 1 g-step + 5 d-steps,
+evaluations every 5 epochs/rounds and at the end of each phase).
+
+    .venv/bin/python benchmarks/bench_protocol.py --json benchmarks/results/protocol.json
+    .venv/bin/python benchmarks/bench_protocol.py --quick     # the tiny preset: checks the script runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seqgan.config import Config, preset
+from seqgan.rollout import Rollout
+from seqgan.train import SeqGANTrainer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_adversarial_step import emit, environment, matmul_gflops  # noqa: E402
+
+
+def evaluations(total: int, every: int) -> int:
+    """How many evaluations a phase of `total` units makes (every `every` units and at its last)."""
+    return sum(1 for i in range(total) if i % every == 0 or i == total - 1)
+
+
+def timed(fn: Callable[[], Any], repeats: int) -> list[float]:
+    """Wall times of `repeats` calls after one warm-up call."""
+    fn()
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def schedule(cfg: Config) -> dict[str, int]:
+    """How many times the protocol runs each piece."""
+    t = cfg.train
+    return {"mle_epoch": t.pretrain_epochs,
+            "d_step": t.d_pretrain_steps + t.adversarial_rounds * t.d_steps,
+            "g_step": t.adversarial_rounds * t.g_steps,
+            "rollout_sync": t.adversarial_rounds,
+            "evaluate": evaluations(t.pretrain_epochs, t.eval_every) + evaluations(t.adversarial_rounds, t.eval_every)}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="the tiny preset, 1 repeat")
+    p.add_argument("--repeats", type=int, default=None, help="timed repeats per piece (default 3; 1 with --quick)")
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    repeats = args.repeats or (1 if args.quick else 3)
+    cfg = preset("tiny" if args.quick else "paper").override(["runtime.device='cpu'"])
+    trainer = SeqGANTrainer(cfg)
+    trainer.rollout = Rollout(trainer.generator, cfg.train.update_rate)
+    t = cfg.train
+    pieces = {
+        "mle_epoch": (f"one MLE epoch ({len(trainer.real_data):,} sequences)", trainer.mle_epoch),
+        "evaluate": (f"one evaluation ({cfg.oracle.num_eval:,} samples for NLL_oracle; NLL_test of {cfg.oracle.num_test:,})",
+                     trainer.evaluate),
+        "d_step": (f"one d-step ({t.num_negatives:,} negatives + {t.d_epochs} epochs)", lambda: trainer.d_step(t.d_epochs)),
+        "g_step": (f"one g-step ({cfg.generator.batch_size} sequences × {t.rollout_num} rollouts)", trainer.g_step),
+        "rollout_sync": ("G_β sync", lambda: trainer.rollout.update(trainer.generator)),
+    }
+    env = {**environment(), "matmul_gflops": matmul_gflops()}
+    counts = schedule(cfg)
+    rows: dict[str, Any] = {}
+    for key, (title, fn) in pieces.items():
+        times = timed(fn, repeats)
+        median = statistics.median(times)
+        rows[key] = {"title": title, "times_s": times, "median_s": median, "count": counts[key], "total_s": median * counts[key]}
+    total = sum(r["total_s"] for r in rows.values())
+    results = {"env": env, "preset": "tiny" if args.quick else "paper", "repeats": repeats, "pieces": rows,
+               "protocol_s": total}
+    lines = [f"Machine: {env['cpu_model']}, {env['torch_threads']} threads, torch {env['torch_version']}; "
+             f"matmul {env['matmul_gflops']:.0f} GFLOP/s; {env['date_utc']}; `{env['command']}`", "",
+             "| piece | median (s) | times in the protocol | protocol total (s) |", "|---|---:|---:|---:|"]
+    for r in rows.values():
+        lines.append(f"| {r['title']} | {r['median_s']:.3f} | {r['count']} | {r['total_s']:.0f} |")
+    lines.append(f"| **whole `{results['preset']}` protocol (extrapolated)** | | | **{total:.0f} s = {total / 3600:.2f} h** |")
+    return emit("\n".join(lines), results, args.json)
+
+
+if __name__ == "__main__":
+    main()
