@@ -244,7 +244,8 @@ def real_experiment(name: str, cfg: Config, seeds: int, out_dir: str | Path, cal
     result: dict[str, Any] = {"dataset": name, "seeds": seeds, "published": PUBLISHED[name], "methods": {}}
     for method, method_runs in runs.items():
         values = {c: [_real_value(r, c) for r in method_runs] for c in columns}
-        result["methods"][method] = {c: {"mean": mean_std(v)[0], "std": mean_std(v)[1], "per_seed": v}
+        # std is None (JSON null) for one seed: the sample std is undefined there.
+        result["methods"][method] = {c: {"mean": mean_std(v)[0], "std": mean_std(v)[1] if len(v) > 1 else None, "per_seed": v}
                                      for c, v in values.items() if None not in v}
         result["methods"][method]["wall_time_s"] = [r["wall_time_s"] for r in method_runs]
     (out / f"{name}.md").write_text(format_real(result, columns), encoding="utf-8")
