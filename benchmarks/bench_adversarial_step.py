@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     flops_per_seq = discriminator_flops_per_sequence(discriminator, args.seq_len)
     results: dict[str, Any] = {
         "env": env,
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "config": run_config(args),
         "matmul_gflops": peak,
         "d_features": discriminator.highway_h.in_features,
         "d_flops_per_sequence": flops_per_seq,
@@ -308,6 +308,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results["speedup_total"] = results["paths"]["naive"]["median"]["total_s"] / results["paths"]["batched"]["median"]["total_s"]
 
     return emit(markdown(env, args, results), results, args.json)
+
+
+def fmt_s(x: float) -> str:
+    """Seconds with 3 decimals below 100 s."""
+    return f"{x:.3f}" if x < 100 else f"{x:.1f}"
+
+
+def header(title: str, env: dict[str, Any]) -> list[str]:
+    """The first lines of a results section: its title and the machine it ran on."""
+    return [f"## {title}", "", *(f"- {k}: `{v}`" for k, v in env.items())]
+
+
+def run_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The command-line options as JSON-ready values."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
 
 
 def emit(table: str, results: dict[str, Any], json_path: Path | None) -> dict[str, Any]:

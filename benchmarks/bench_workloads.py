@@ -39,7 +39,7 @@ from seqgan.oracle import PAPER_VOCAB, Oracle
 
 # Running as a script already puts benchmarks/ on sys.path; this also covers importing the module from elsewhere.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_adversarial_step import discriminator_flops_per_sequence, emit, environment, matmul_gflops  # noqa: E402
+from bench_adversarial_step import discriminator_flops_per_sequence, emit, environment, fmt_s, header, matmul_gflops, run_config  # noqa: E402
 
 WORKLOADS = ("sample", "mle", "nll", "disc")
 GEN_LR = 0.01          # reference code's generator learning rate
@@ -240,16 +240,10 @@ def time_workload(w: Workload, repeats: int) -> dict[str, Any]:
     }
 
 
-def fmt_s(x: float) -> str:
-    return f"{x:.3f}" if x < 100 else f"{x:.1f}"
-
-
 def markdown(env: dict[str, Any], args: argparse.Namespace, results: dict[str, Any]) -> str:
     peak = results["matmul_gflops"]
     lines = [
-        "## SeqGAN workloads: fast path vs naive reference",
-        "",
-        *(f"- {k}: `{v}`" for k, v in env.items()),
+        *header("SeqGAN workloads: fast path vs naive reference", env),
         f"- sizes: vocab {args.vocab}, seq_len {args.seq_len}, G emb {args.emb} / hidden {args.hidden}, batch {args.batch}, "
         f"{args.sequences:,} sequences; oracle: {results['oracle']}",
         f"- {args.repeats} timed repeat(s) per path after 1 warm-up (MLE/D warm up on {WARMUP_SEQUENCES} sequences), "
@@ -339,7 +333,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     results: dict[str, Any] = {
         "env": env,
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "config": run_config(args),
         "matmul_n": matmul_n,
         "matmul_gflops": peak,
         "oracle": oracle_desc,

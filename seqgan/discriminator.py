@@ -2,11 +2,131 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from seqgan.data import valid_mask
+
+# Sequences per convolution pass when scoring without autograd. On CPU, small chunks keep the window tensor and the
+# conv outputs (~26 MB at paper sizes) near cache: 128 measured ~1.9x faster than one 4096-sequence pass (1 thread).
+# Accelerators prefer big launches; there the chunk only caps memory (~420 MB of windows at 4096).
+SCORE_CHUNK_CPU = 128
+SCORE_CHUNK_ACCELERATOR = 4096
+
+
+def _covered_rows(widths: tuple[int, ...], seq_len: int) -> list[int]:
+    """For each tap k < max(widths): how many window starts t some filter wider than k reads (a prefix 0..rows-1)."""
+    return [max(seq_len - w + 1 for w in widths if w > k) for k in range(max(widths))]
+
+
+def _windows(x_NxTxE: torch.Tensor, widths: tuple[int, ...], seq_len: int) -> torch.Tensor:
+    """Time-major sliding windows over x zero-padded to seq_len: win[t, n, k·E + e] = x[n, t + k, e], (P, N, w_max·E)."""
+    # Time-major so that the windows of every start t < P_w form one (P_w·N, w·E) matrix (a row prefix and a column
+    # prefix of this buffer, row stride w_max·E): each conv width is then one plain GEMM without copies. Only the
+    # (t, k) slots some filter reads are written (about half at paper sizes); the rest stay uninitialised, unread.
+    N, T, E = x_NxTxE.shape
+    covered = _covered_rows(widths, seq_len)
+    x_TxNxE = x_NxTxE.transpose(0, 1)
+    win_PxNxWxE = x_NxTxE.new_empty(covered[0], N, len(covered), E)
+    for k, rows in enumerate(covered):
+        data = max(0, min(rows, T - k))  # starts whose tap k still falls inside the sequence; later ones: padding
+        win_PxNxWxE[:data, :, k] = x_TxNxE[k:k + data]
+        if data < rows:
+            win_PxNxWxE[data:rows, :, k] = 0.0
+    return win_PxNxWxE.view(covered[0], N, len(covered) * E)
+
+
+def _tap_major(weight_FxExW: torch.Tensor) -> torch.Tensor:
+    """A Conv1d weight laid out as the window columns (tap-major): (F, w·E)."""
+    n_filters, emb, width = weight_FxExW.shape
+    return weight_FxExW.permute(0, 2, 1).reshape(n_filters, width * emb)
+
+
+def _conv_outputs(win_PxNxK: torch.Tensor, width: int, weight_FxWE: torch.Tensor, seq_len: int) -> torch.Tensor:
+    """conv_w(x) without bias at every valid start, time-major: (P_w, N, F)."""
+    P, N, K = win_PxNxK.shape
+    steps = seq_len - width + 1
+    a_SNxWE = win_PxNxK.view(P * N, K)[:steps * N, :weight_FxWE.shape[1]]
+    return torch.mm(a_SNxWE, weight_FxWE.t()).view(steps, N, -1)
+
+
+def _pooled(y_SxNxF: torch.Tensor, bias_F: torch.Tensor, out_NxF: torch.Tensor) -> None:
+    """out = relu(max_t y + b), which equals max_t relu(y_t + b): the pooled features, written into `out`."""
+    # Bias and ReLU after the max (b is the same at every t, relu is monotonic): N·F values touched, not P·N·F.
+    torch.add(y_SxNxF.amax(dim=0), bias_F, out=out_NxF)
+    out_NxF.clamp_min_(0.0)
+
+
+class _ConvMaxPool(torch.autograd.Function):
+    """Convolutions of several widths → +bias → max over time → ReLU, as GEMMs over one shared window tensor."""
+
+    @staticmethod
+    def forward(ctx: Any, x_NxTxE: torch.Tensor, widths: tuple[int, ...], seq_len: int, *params: torch.Tensor) -> torch.Tensor:
+        weights, biases = params[0::2], params[1::2]
+        win_PxNxK = _windows(x_NxTxE, widths, seq_len)
+        feat_NxF = x_NxTxE.new_empty(x_NxTxE.shape[0], sum(w.shape[0] for w in weights))
+        taps, outputs, lo = [], [], 0
+        for width, weight_FxExW, bias_F in zip(widths, weights, biases):
+            weight_FxWE = _tap_major(weight_FxExW)
+            y_SxNxF = _conv_outputs(win_PxNxK, width, weight_FxWE, seq_len)
+            _pooled(y_SxNxF, bias_F, feat_NxF[:, lo:lo + len(bias_F)])
+            taps.append(weight_FxWE)
+            outputs.append(y_SxNxF)
+            lo += len(bias_F)
+        ctx.widths, ctx.seq_len, ctx.x_shape = widths, seq_len, x_NxTxE.shape
+        ctx.save_for_backward(win_PxNxK, feat_NxF, *taps, *outputs)
+        return feat_NxF
+
+    @staticmethod
+    def backward(ctx: Any, grad_NxF: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        widths, seq_len, (N, T, E) = ctx.widths, ctx.seq_len, ctx.x_shape
+        win_PxNxK, feat_NxF, *rest = ctx.saved_tensors
+        taps, outputs = rest[:len(widths)], rest[len(widths):]
+        P, _, K = win_PxNxK.shape
+        win_PNxK = win_PxNxK.view(P * N, K)
+        grad_NxF = grad_NxF * (feat_NxF > 0)  # ReLU'
+        bounds = [0]
+        for w in taps:
+            bounds.append(bounds[-1] + w.shape[0])
+        grads: list[torch.Tensor | None] = [None] * (2 * len(widths))
+        dys: list[torch.Tensor] = []
+        for i, (width, weight_FxWE, y_SxNxF) in enumerate(zip(widths, taps, outputs)):
+            g_NxF = grad_NxF[:, bounds[i]:bounds[i + 1]]
+            # Max-pool backward, as amax's: the gradient goes to the times equal to the max, shared among ties.
+            # y is overwritten with the 0/1 indicator (a float eq: ~5x cheaper than a bool mask or max's indices).
+            best_NxF = y_SxNxF.amax(dim=0)
+            dy_SxNxF = torch.eq(y_SxNxF, best_NxF, out=y_SxNxF)
+            dy_SxNxF.mul_(g_NxF / dy_SxNxF.sum(dim=0))
+            dy_SNxF = dy_SxNxF.view(-1, dy_SxNxF.shape[-1])
+            dweight_FxWE = dy_SNxF.t() @ win_PNxK[:len(dy_SNxF), :weight_FxWE.shape[1]]
+            grads[2 * i] = dweight_FxWE.view(len(weight_FxWE), width, E).permute(0, 2, 1).contiguous()
+            grads[2 * i + 1] = g_NxF.sum(dim=0)
+            dys.append(dy_SNxF)
+        if not ctx.needs_input_grad[0]:
+            return (None, None, None, *grads)
+        # The windows' gradient overwrites the windows (read for the last time above): no second (P, N, K) buffer and
+        # no zero fill. Widest filter first, so each filter's rows extend those written so far: the shared rows
+        # accumulate, the new ones are overwritten (beta=0). In-place writes to saved tensors (y, the windows) make
+        # autograd's version check refuse a second backward through this graph instead of returning wrong numbers.
+        dwin_PNxK, written = win_PNxK, 0
+        for i in sorted(range(len(widths)), key=lambda i: -widths[i]):
+            dy_SNxF, weight_FxWE = dys[i], taps[i]
+            rows, cols = len(dy_SNxF), weight_FxWE.shape[1]
+            if written:  # rows >= written: narrower filters have more starts
+                dwin_PNxK[:written, :cols].addmm_(dy_SNxF[:written], weight_FxWE)
+            if rows > written:
+                dwin_PNxK[written:rows, :cols].addmm_(dy_SNxF[written:], weight_FxWE, beta=0.0)
+                written = rows
+        # Fold the windows back: x[t + k] gets tap k of window t, over the slots the filters wrote.
+        dwin_PxNxWxE = dwin_PNxK.view(P, N, K // E, E)
+        dx_TxNxE = dwin_PNxK.new_zeros(seq_len, N, E)
+        for k, rows in enumerate(_covered_rows(widths, seq_len)):
+            dx_TxNxE[k:k + rows] += dwin_PxNxWxE[:rows, :, k]
+        dx_NxTxE = dx_TxNxE[:T].transpose(0, 1)
+        return (dx_NxTxE, None, None, *grads)
 
 
 class Discriminator(nn.Module):
@@ -15,6 +135,10 @@ class Discriminator(nn.Module):
     With an `eos_token`, positions after a sequence's first end token embed as zeros (as padding does
     in Kim 2014), so D's score does not depend on what follows the end. Sequences shorter than the
     widest filter are padded with zeros to its width.
+
+    The convolutions run as one GEMM per width over a shared tensor of time-major windows (`_ConvMaxPool`):
+    the same function and gradients as `reference_forward`'s Conv1d per width, with less time in oneDNN's
+    small convolutions and their max-pool backward. Parameters keep the Conv1d names and layout.
     """
 
     def __init__(self, vocab_size: int, seq_len: int, emb_dim: int = 64,
@@ -25,6 +149,7 @@ class Discriminator(nn.Module):
         num_filters = num_filters or [100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160]
         self.vocab_size, self.seq_len, self.l2_reg, self.eos_token = vocab_size, seq_len, l2_reg, eos_token
         self.min_width = max(filter_sizes)
+        self.widths = tuple(filter_sizes)
         total = sum(num_filters)
         self.embedding = nn.Embedding(vocab_size, emb_dim)
         self.convs = nn.ModuleList(nn.Conv1d(emb_dim, n, w) for w, n in zip(filter_sizes, num_filters))
@@ -42,17 +167,38 @@ class Discriminator(nn.Module):
                 nn.init.trunc_normal_(layer.weight, std=0.1, a=-0.2, b=0.2)
                 nn.init.constant_(layer.bias, 0.1)
 
-    def forward(self, tokens_NxT: torch.Tensor) -> torch.Tensor:
-        """Class logits (fake, real): (N, 2)."""
+    def embed(self, tokens_NxT: torch.Tensor) -> torch.Tensor:
+        """Token embeddings, zero after the first end token: (N, T, E)."""
         x_NxTxE = self.embedding(tokens_NxT)
         mask_NxT = valid_mask(tokens_NxT, self.eos_token)
-        if mask_NxT is not None:
-            x_NxTxE = x_NxTxE * mask_NxT.unsqueeze(-1)
-        x_NxExT = x_NxTxE.transpose(1, 2)
-        if x_NxExT.shape[-1] < self.min_width:
-            x_NxExT = F.pad(x_NxExT, (0, self.min_width - x_NxExT.shape[-1]))
-        pooled = [F.relu(conv(x_NxExT)).amax(dim=-1) for conv in self.convs]  # max-over-time, (N, F_w) each
-        feat_NxF = torch.cat(pooled, dim=1)
+        return x_NxTxE if mask_NxT is None else x_NxTxE * mask_NxT.unsqueeze(-1)
+
+    def features(self, tokens_NxT: torch.Tensor) -> torch.Tensor:
+        """Max-over-time ReLU features of all convolutions, before the highway: (N, ΣF)."""
+        x_NxTxE = self.embed(tokens_NxT)
+        seq_len = max(x_NxTxE.shape[1], self.min_width)  # shorter sequences: zero-padded to the widest filter
+        weights = [c.weight for c in self.convs]
+        biases = [c.bias for c in self.convs]
+        if torch.is_grad_enabled() and any(t.requires_grad for t in [x_NxTxE, *weights, *biases]):
+            return _ConvMaxPool.apply(x_NxTxE, self.widths, seq_len, *(p for wb in zip(weights, biases) for p in wb))
+        taps = [_tap_major(w) for w in weights]
+        feat_NxF = x_NxTxE.new_empty(x_NxTxE.shape[0], sum(len(b) for b in biases))
+        chunk = SCORE_CHUNK_CPU if x_NxTxE.device.type == "cpu" else SCORE_CHUNK_ACCELERATOR
+        for lo in range(0, len(x_NxTxE), chunk):
+            win_PxNxK = _windows(x_NxTxE[lo:lo + chunk], self.widths, seq_len)
+            out_NxF = feat_NxF[lo:lo + chunk]
+            col = 0
+            for width, weight_FxWE, bias_F in zip(self.widths, taps, biases):
+                _pooled(_conv_outputs(win_PxNxK, width, weight_FxWE, seq_len), bias_F, out_NxF[:, col:col + len(bias_F)])
+                col += len(bias_F)
+        return feat_NxF
+
+    def forward(self, tokens_NxT: torch.Tensor) -> torch.Tensor:
+        """Class logits (fake, real): (N, 2)."""
+        return self._head(self.features(tokens_NxT))
+
+    def _head(self, feat_NxF: torch.Tensor) -> torch.Tensor:
+        """Highway → dropout → output layer: logits (N, 2)."""
         gate_NxF = torch.sigmoid(self.highway_t(feat_NxF))
         feat_NxF = gate_NxF * F.relu(self.highway_h(feat_NxF)) + (1.0 - gate_NxF) * feat_NxF
         return self.out(self.dropout(feat_NxF))
@@ -77,3 +223,12 @@ class Discriminator(nn.Module):
         finally:
             self.train(was_training)
         return torch.cat(probs)
+
+
+def reference_forward(d: Discriminator, tokens_NxT: torch.Tensor) -> torch.Tensor:
+    """D's logits the plain way, Conv1d per width → ReLU → amax over time: the specification `forward` matches."""
+    x_NxExT = d.embed(tokens_NxT).transpose(1, 2)
+    if x_NxExT.shape[-1] < d.min_width:
+        x_NxExT = F.pad(x_NxExT, (0, d.min_width - x_NxExT.shape[-1]))
+    feat_NxF = torch.cat([F.relu(conv(x_NxExT)).amax(dim=-1) for conv in d.convs], dim=1)
+    return d._head(feat_NxF)

@@ -1,6 +1,8 @@
+import pytest
 import torch
 
-from seqgan.discriminator import Discriminator
+import seqgan.discriminator as discriminator_module
+from seqgan.discriminator import Discriminator, reference_forward
 
 
 def test_paper_discriminator_shape():
@@ -64,3 +66,95 @@ def test_what_follows_the_end_token_does_not_change_d():
     changed_before_end = tokens.clone()
     changed_before_end[:, 3] = (tokens[:, 3] + 1 - 4) % 26 + 4
     assert not torch.allclose(d(tokens), d(changed_before_end))
+
+
+# ---- the GEMM-over-windows convolutions against the plain Conv1d formulation ---------------------------
+
+def _logits_and_grads(d, tokens, fn, seed=1):
+    """Logits of `fn(tokens)` and every parameter's gradient of a fixed random projection of them."""
+    d.zero_grad(set_to_none=True)
+    logits = fn(tokens)
+    weights = torch.randn(logits.shape, generator=torch.Generator().manual_seed(seed), dtype=logits.dtype)
+    (logits * weights).sum().backward()
+    return logits.detach(), {name: p.grad.clone() for name, p in d.named_parameters() if p.requires_grad}
+
+
+def _assert_matches_reference(d, tokens, atol=1e-10):
+    fast, fast_grads = _logits_and_grads(d, tokens, d)
+    ref, ref_grads = _logits_and_grads(d, tokens, lambda t: reference_forward(d, t))
+    assert torch.allclose(fast, ref, rtol=0, atol=atol)
+    assert fast_grads.keys() == ref_grads.keys()
+    for name, grad in fast_grads.items():
+        assert torch.allclose(grad, ref_grads[name], rtol=0, atol=atol), name
+    with torch.no_grad():  # the scoring path (no autograd, chunked) too
+        assert torch.allclose(d(tokens), ref, rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize("eos", [None, 2])
+@pytest.mark.parametrize("seq_len", [12, 5, 3])  # longer than, shorter than and far shorter than the widest filter (6)
+def test_forward_and_gradients_equal_the_conv1d_reference(eos, seq_len):
+    d = Discriminator(40, seq_len, 8, [1, 2, 3, 6, 2], [5, 4, 6, 3, 2], dropout=0.0, eos_token=eos).double()
+    tokens = torch.randint(3, 40, (9, seq_len))
+    if eos is not None:
+        tokens[:4, seq_len // 2] = eos  # some sequences end early, with varied tokens after the end
+        tokens[4, 0] = eos
+    _assert_matches_reference(d, tokens)
+
+
+def test_ties_in_the_max_share_the_gradient_as_the_reference():
+    d = Discriminator(20, 10, 6, [1, 3, 4], [3, 3, 3], dropout=0.0, eos_token=2).double()
+    tokens = torch.randint(3, 20, (6, 10))
+    tokens[0] = 7                               # every window of a width is identical: exact ties at every t
+    tokens[1] = torch.tensor([5, 6] * 5)        # a repeating pattern: ties between some starts
+    tokens[2, 1] = 2                            # ends at once: the zero windows after the end tie
+    _assert_matches_reference(d, tokens)
+
+
+def test_paper_discriminator_matches_the_reference_with_dropout_on():
+    torch.manual_seed(0)
+    d = Discriminator(100, 20, eos_token=1).double().train()
+    tokens = torch.randint(0, 100, (16, 20))
+    tokens[:3, 12] = 1
+    d.zero_grad()
+    torch.manual_seed(5)
+    fast, fast_grads = _logits_and_grads(d, tokens, d)
+    torch.manual_seed(5)  # the same dropout mask: it is drawn after the features in both
+    ref, ref_grads = _logits_and_grads(d, tokens, lambda t: reference_forward(d, t))
+    assert torch.allclose(fast, ref, rtol=0, atol=1e-10)
+    for name, grad in fast_grads.items():
+        assert torch.allclose(grad, ref_grads[name], rtol=0, atol=1e-10), name
+
+
+def test_float32_matches_the_reference_and_scoring_chunks_agree(monkeypatch):
+    d = Discriminator(50, 20, 16, [1, 2, 5, 20], [8, 8, 8, 8], eos_token=3).eval()
+    tokens = torch.randint(0, 50, (300, 20))
+    with torch.no_grad():
+        ref = reference_forward(d, tokens)
+        monkeypatch.setattr(discriminator_module, "SCORE_CHUNK_CPU", 7)  # several chunks and a ragged last one
+        chunked = d(tokens)
+    assert torch.allclose(chunked, ref, rtol=1e-5, atol=1e-5)
+    assert torch.allclose(d.prob_real(tokens, batch_size=64), torch.softmax(ref, -1)[:, 1], rtol=1e-5, atol=1e-6)
+
+
+def test_parameters_keep_the_conv1d_names_and_layout():
+    d = Discriminator(50, 10, 8, [2, 3], [4, 5])
+    shapes = {name: tuple(p.shape) for name, p in d.state_dict().items()}
+    assert shapes["convs.0.weight"] == (4, 8, 2) and shapes["convs.1.weight"] == (5, 8, 3)
+    assert shapes["convs.1.bias"] == (5,) and shapes["embedding.weight"] == (50, 8)
+    reference = torch.nn.Conv1d(8, 5, 3)
+    reference.load_state_dict({"weight": d.convs[1].weight, "bias": d.convs[1].bias})  # a plain Conv1d's checkpoint
+
+
+def test_a_second_backward_through_the_same_graph_fails_loudly():
+    d = Discriminator(20, 6, 4, [2], [3], dropout=0.0).double()
+    loss = d(torch.randint(0, 20, (4, 6))).sum()
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="inplace"):  # the saved conv outputs became the max-pool mask
+        loss.backward()
+
+
+def test_a_frozen_embedding_still_gets_the_reference_conv_gradients():
+    d = Discriminator(30, 8, 6, [2, 5], [4, 3], dropout=0.0).double()
+    d.embedding.weight.requires_grad_(False)  # the windows then need no gradient: that part of the backward is skipped
+    tokens = torch.randint(0, 30, (5, 8))
+    _assert_matches_reference(d, tokens)

@@ -1,0 +1,238 @@
+"""Time D_φ's two bulk workloads, `Discriminator.forward` against the plain Conv1d formulation, in one process.
+
+* `train`: one D epoch: batches of 64 → logits → `loss_from_logits` → backward → `Adam(fused=True)` step, dropout on.
+* `score`: the reward of many sequences: softmax(logits)[:, 1] in batches of 4096, eval mode, no autograd
+  (`Discriminator.prob_real` for the new path).
+
+new = `Discriminator.forward` (convolutions as one GEMM per width over shared time-major windows, max-pool backward
+from an indicator); reference = `seqgan.discriminator.reference_forward` (Conv1d per width → ReLU → amax), the code
+before that change. Both paths start from the same weights, data, batch order and RNG seed (so the same dropout
+masks); only the forward differs. Each path gets one warm-up, then `--repeats` timed runs interleaved with the
+other path's in alternating order; medians are reported, and the median of the per-repeat ratios. The
+"check" columns (mean loss, mean reward) show that both paths did the same work.
+
+    .venv/bin/python benchmarks/bench_discriminator.py                      # paper sizes, 20,000 sequences
+    .venv/bin/python benchmarks/bench_discriminator.py --quick --threads 1  # seconds: checks the script runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seqgan.discriminator import Discriminator, reference_forward
+
+# Running as a script already puts benchmarks/ on sys.path; this also covers importing the module from elsewhere.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_adversarial_step import discriminator_flops_per_sequence, emit, environment, fmt_s, header, matmul_gflops, run_config  # noqa: E402
+
+try:
+    import resource
+except ImportError:  # not on Windows: no page-fault counts there
+    resource = None  # type: ignore[assignment]
+
+D_LR = 1e-4             # reference code's discriminator learning rate
+D_EPOCH_REF = 20_000    # one paper D epoch (10,000 real + 10,000 generated); times are also given per this many
+WARMUP_SEQUENCES = 256  # a few batches of the real shape warm the same kernels as a full run
+PATHS = ("new", "reference")
+
+
+def minor_faults() -> int | None:
+    """Minor page faults of this process so far: fresh pages the kernel had to map (zeroed) on first touch."""
+    return None if resource is None else resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def logits_fn(path: str, d: Discriminator) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The forward a path times: the module's own, or the plain Conv1d formulation on the same parameters."""
+    return d if path == "new" else (lambda tokens_NxT: reference_forward(d, tokens_NxT))
+
+
+def train_run(path: str, d0: Discriminator, data_NxT: torch.Tensor, labels_N: torch.Tensor, order_N: torch.Tensor,
+              batch: int, seed: int) -> Callable[[], float]:
+    """A fresh copy of D and its optimizer, outside the timing; returns the epoch to time (→ mean loss)."""
+    d = copy.deepcopy(d0).train()
+    forward = logits_fn(path, d)
+    opt = torch.optim.Adam(d.parameters(), lr=D_LR, fused=True)
+
+    def epoch() -> float:
+        total = torch.zeros(())
+        for lo in range(0, len(order_N), batch):
+            idx = order_N[lo:lo + batch]
+            loss = d.loss_from_logits(forward(data_NxT[idx]), labels_N[idx])
+            opt.zero_grad(set_to_none=True)  # as SeqGANTrainer._update
+            loss.backward()
+            opt.step()
+            total += loss.detach() * len(idx)
+        return total.item() / len(order_N)
+
+    torch.manual_seed(seed)
+    return epoch
+
+
+def score_run(path: str, d0: Discriminator, data_NxT: torch.Tensor, batch: int) -> Callable[[], float]:
+    """Returns the scoring pass to time (→ mean probability of real)."""
+    if path == "new":
+        return lambda: d0.prob_real(data_NxT, batch_size=batch).mean().item()
+
+    @torch.no_grad()
+    def reference_prob_real() -> float:
+        d0.eval()
+        probs = [torch.softmax(reference_forward(d0, data_NxT[lo:lo + batch]), dim=-1)[:, 1]
+                 for lo in range(0, len(data_NxT), batch)]
+        return torch.cat(probs).mean().item()
+
+    return reference_prob_real
+
+
+def time_workload(prepare: Callable[[str, bool], Callable[[], float]], repeats: int) -> dict[str, Any]:
+    """Warm-up per path, then interleaved repeats in alternating order: seconds, checks, page faults per run."""
+    for path in PATHS:
+        prepare(path, True)()
+    runs: dict[str, dict[str, list[float]]] = {p: {"seconds": [], "check": [], "faults": []} for p in PATHS}
+    for i in range(repeats):
+        # Alternate the order so drifting background load hits both paths alike.
+        for path in PATHS if i % 2 == 0 else PATHS[::-1]:
+            call = prepare(path, False)
+            faults0 = minor_faults()
+            t0 = time.perf_counter()
+            check = call()
+            runs[path]["seconds"].append(time.perf_counter() - t0)
+            runs[path]["check"].append(check)
+            if faults0 is not None:
+                runs[path]["faults"].append(minor_faults() - faults0)
+    out: dict[str, Any] = {}
+    for path, r in runs.items():
+        out[path] = {"median_s": statistics.median(r["seconds"]), "repeats_s": r["seconds"], "check": r["check"][-1],
+                     "minor_faults": statistics.median(r["faults"]) if r["faults"] else None}
+    paired = [ref / new for ref, new in zip(runs["reference"]["seconds"], runs["new"]["seconds"])]
+    out["ratio_of_medians"] = out["reference"]["median_s"] / out["new"]["median_s"]
+    out["median_paired_ratio"] = statistics.median(paired)
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true",
+                   help="train on 640 sequences, score 4,096, 3 repeats, 1024² matmul: for checking the script runs")
+    p.add_argument("--sequences", type=int, default=None,
+                   help=f"sequences in the timed epoch and in the scoring pass (default {D_EPOCH_REF:,})")
+    p.add_argument("--vocab", type=int, default=5000)
+    p.add_argument("--seq-len", type=int, default=20)
+    p.add_argument("--batch", type=int, default=64, help="training batch")
+    p.add_argument("--score-batch", type=int, default=4096, help="sequences per D forward when scoring")
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats per path after one warm-up; median reported")
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    args = p.parse_args(argv)
+    args.train_sequences = args.sequences or (640 if args.quick else D_EPOCH_REF)
+    args.score_sequences = args.sequences or (4096 if args.quick else D_EPOCH_REF)
+    if args.repeats < 1:
+        p.error("--repeats must be >= 1")
+    if args.train_sequences < 2 or args.batch < 1 or args.score_batch < 1:
+        p.error("need --sequences >= 2, --batch >= 1 and --score-batch >= 1")
+    return args
+
+
+def markdown(env: dict[str, Any], args: argparse.Namespace, results: dict[str, Any]) -> str:
+    peak = results["matmul_gflops"]
+    lines = [
+        *header("D_φ: window-GEMM forward vs Conv1d reference", env),
+        f"- D = Discriminator({args.vocab}, {args.seq_len}) defaults: {results['d_features']} features, "
+        f"{results['d_flops_per_sequence'] / 1e6:.2f} MFLOP per sequence forward (conv + highway + output layers)",
+        f"- {args.repeats} timed repeat(s) per path after 1 warm-up, paths interleaved; medians reported; "
+        "'ref / new' is the median of the per-repeat ratios (the ratio of the medians is in the JSON)",
+        f"- fp32 matmul {results['matmul_n']}² @ {results['matmul_n']}²: {peak:.1f} GFLOP/s, the higher of the medians of 3 "
+        f"before and after the workloads ({', '.join(f'{r:.1f}' for r in results['matmul_gflops_runs'])}): the reference "
+        "for '% of matmul rate'. Absolute seconds move with other load on the machine; the ratio, from interleaved "
+        "runs, is the steadier figure.",
+        "",
+        "| workload | sequences timed | new (s) | reference (s) | ref / new | new, per 20,000 (s) | GFLOP per 20,000 "
+        "| new GFLOP/s | new % of matmul rate | reference % of matmul rate | minor page faults per run: new / ref "
+        "| check: new / ref |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results["workloads"].values():
+        new, ref = r["new"], r["reference"]
+        gflop = r["gflop"]
+        new_rate, ref_rate = gflop / new["median_s"], gflop / ref["median_s"]
+        scale = D_EPOCH_REF / r["sequences"]
+        faults = ("—" if new["minor_faults"] is None
+                  else f"{new['minor_faults']:,.0f} / {ref['minor_faults']:,.0f}")
+        lines.append(
+            f"| {r['title']} | {r['sequences']:,} | {fmt_s(new['median_s'])} | {fmt_s(ref['median_s'])} "
+            f"| {r['median_paired_ratio']:.2f}x | {fmt_s(new['median_s'] * scale)} | {gflop * scale:.1f} "
+            f"| {new_rate:.1f} | {100 * new_rate / peak:.1f}% | {100 * ref_rate / peak:.1f}% | {faults} "
+            f"| {r['check_label']}: {new['check']:.5f} / {ref['check']:.5f} |")
+    lines += [
+        "",
+        "Notes:",
+        f"- **train**: batch {args.batch}, Adam(fused=True) lr {D_LR}, dropout on, zero_grad(set_to_none=True); "
+        "FLOPs = 3x the forward's (forward + input and weight gradients). Half the sequences are labelled real.",
+        f"- **score**: batches of {args.score_batch}, eval mode, no autograd; new = `Discriminator.prob_real`, "
+        "reference = the same loop over `reference_forward`.",
+        "- Data are uniform random tokens: D's cost does not depend on them (no end token).",
+        "- Minor page faults count first touches of memory the kernel had to map and zero: glibc serves big blocks "
+        "with mmap and may hand them back on free, so a step's large gradients and buffers can fault again every "
+        "step. The count depends on the allocator's history in the process; MALLOC_MMAP_THRESHOLD_ / "
+        "MALLOC_TRIM_THRESHOLD_ (or jemalloc / tcmalloc) remove most of it.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    torch.manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    env = environment()
+    matmul_n = 1024 if args.quick else 2048
+    rates = [matmul_gflops(matmul_n)]  # measured again after the workloads: the higher one is the reference
+
+    gen = torch.Generator().manual_seed(args.seed)
+    n_train, n_score = args.train_sequences, args.score_sequences
+    train_data = torch.randint(0, args.vocab, (n_train, args.seq_len), generator=gen)
+    labels = (torch.arange(n_train) < n_train // 2).long()
+    order = torch.randperm(n_train, generator=gen)
+    score_data = torch.randint(0, args.vocab, (n_score, args.seq_len), generator=gen)
+    d0 = Discriminator(args.vocab, args.seq_len)
+    flops_per_seq = discriminator_flops_per_sequence(d0, args.seq_len)
+    warm = order[:min(n_train, WARMUP_SEQUENCES)]
+
+    def prepare_train(path: str, warmup: bool) -> Callable[[], float]:
+        return train_run(path, d0, train_data, labels, warm if warmup else order, args.batch, args.seed)
+
+    def prepare_score(path: str, warmup: bool) -> Callable[[], float]:
+        return score_run(path, d0, score_data[:min(n_score, args.score_batch)] if warmup else score_data, args.score_batch)
+
+    workloads = {
+        "train": ("one D epoch (train)", n_train, 3 * flops_per_seq * n_train / 1e9, "mean loss", prepare_train),
+        "score": ("scoring (reward)", n_score, flops_per_seq * n_score / 1e9, "mean D(Y)", prepare_score),
+    }
+    results: dict[str, Any] = {
+        "env": env,
+        "config": run_config(args),
+        "matmul_n": matmul_n,
+        "d_features": d0.highway_h.in_features,
+        "d_flops_per_sequence": flops_per_seq,
+        "workloads": {},
+    }
+    for name, (title, sequences, gflop, check_label, prepare) in workloads.items():
+        results["workloads"][name] = {"title": title, "sequences": sequences, "gflop": gflop, "check_label": check_label,
+                                      **time_workload(prepare, args.repeats)}
+    rates.append(matmul_gflops(matmul_n))
+    results["matmul_gflops_runs"] = rates
+    results["matmul_gflops"] = max(rates)  # background load only ever slows a measurement down
+    return emit(markdown(env, args, results), results, args.json)
+
+
+if __name__ == "__main__":
+    main()
