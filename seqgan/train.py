@@ -109,6 +109,8 @@ class SeqGANTrainer:
         self.dist: Distributed = from_env()
         if cfg.runtime.threads:
             torch.set_num_threads(cfg.runtime.threads)
+        if self.device.type == "cpu":
+            torch.set_flush_denormal(cfg.runtime.flush_denormal)
         g, d, t = cfg.generator, cfg.discriminator, cfg.train
         # Random is the untrained G; only SeqGAN needs D; baselines train as long as the adversarial phase.
         self.totals = {"mle": 0 if t.method == "random" else t.pretrain_epochs,
