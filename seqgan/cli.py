@@ -18,6 +18,7 @@ REAL_EXPERIMENTS = ("poems", "coco", "emnlp", "nottingham")
 
 
 def main(argv: list[str] | None = None) -> int:
+    _flush_denormals_in_every_thread()
     parser = build_parser()
     args = parser.parse_args(argv)
     # Progress shows on the bars; per-evaluation lines go to the run folder's train.log (-v shows them too).
@@ -34,6 +35,14 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted. Work up to the last checkpoint is kept; run the same command with --resume "
               "to continue.", file=sys.stderr)
         return 130
+
+
+def _flush_denormals_in_every_thread() -> None:
+    """Flush-to-zero is a per-thread CPU flag that new threads inherit, so set it before torch starts its thread pool;
+    set later (as the trainer does for `runtime.flush_denormal`), it reaches only the calling thread."""
+    import torch
+
+    torch.set_flush_denormal(True)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -242,7 +242,9 @@ class RuntimeConfig:
     """CPU threads for PyTorch; 0 keeps PyTorch's default."""
     flush_denormal: bool = True
     """Treat denormal floats as zero on CPU. Adam's moments of rarely used rows decay into the denormal range,
-    where x86 arithmetic is many times slower: a late MLE epoch on the poems corpus took 2.6-3.3x longer without it."""
+    where x86 arithmetic is many times slower: a late MLE epoch on the poems corpus took 2.6-3.3x longer without it.
+    The flag is per thread and inherited by new threads: the CLI sets it before torch's thread pool starts; from
+    Python, call torch.set_flush_denormal(True) before any other torch work."""
 
     def __post_init__(self) -> None:
         _check(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),

@@ -140,3 +140,18 @@ def test_bad_text_input_gives_a_message_and_exit_2(tmp_path, capsys, setup, argv
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_the_cli_flushes_denormals_in_torchs_worker_threads_too():
+    import subprocess
+    import sys
+
+    code = ("import torch\n"
+            "from seqgan.cli import _flush_denormals_in_every_thread\n"
+            "_flush_denormals_in_every_thread()\n"
+            "torch.set_num_threads(2)\n"
+            "a = torch.full((2_000_000,), 1e-20)\n"
+            "print(int(((a * a) != 0).sum()))\n")  # 1e-40 is denormal; both threads must flush it
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "0"
