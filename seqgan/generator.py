@@ -100,10 +100,12 @@ class LSTMPolicy(nn.Module):
         mask_BxT = valid_mask(tokens_BxT, self.eos_token)
         return nll_BxT if mask_BxT is None else nll_BxT * mask_BxT
 
-    def num_tokens(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
-        """Positions that count (up to each end token; all without one): a scalar tensor."""
+    def _nll_sum_and_count(self, tokens_BxT: torch.Tensor, temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed NLL over the positions that count (up to each end token) and how many there are."""
+        nll_BxT = self.token_nll(tokens_BxT, temperature)
         mask_BxT = valid_mask(tokens_BxT, self.eos_token)
-        return torch.tensor(tokens_BxT.numel(), device=tokens_BxT.device) if mask_BxT is None else mask_BxT.sum()
+        count = torch.tensor(tokens_BxT.numel(), device=tokens_BxT.device) if mask_BxT is None else mask_BxT.sum()
+        return nll_BxT.sum(), count
 
     def log_probs(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
         """log G(y_t | Y_1:t-1) for every position: (B, T)."""
@@ -112,9 +114,8 @@ class LSTMPolicy(nn.Module):
     def nll(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
         """Per-token mean negative log-likelihood over the positions that count (the MLE loss, and
         NLL_oracle when self is the oracle)."""
-        if self.eos_token is None:
-            return self.token_nll(tokens_BxT).mean()
-        return self.token_nll(tokens_BxT).sum() / self.num_tokens(tokens_BxT).clamp_min(1)
+        total, count = self._nll_sum_and_count(tokens_BxT)
+        return total / count.clamp_min(1)
 
     @torch.no_grad()
     def nll_of(self, sequences_NxT: torch.Tensor, batch_size: int = 256, temperature: float = 1.0) -> float:
@@ -123,8 +124,9 @@ class LSTMPolicy(nn.Module):
         total, count = 0.0, 0
         for lo in range(0, len(sequences_NxT), batch_size):
             batch = sequences_NxT[lo:lo + batch_size].to(self.output.weight.device)
-            total += self.token_nll(batch, temperature).sum().item()
-            count += int(self.num_tokens(batch))
+            batch_total, batch_count = self._nll_sum_and_count(batch, temperature)
+            total += batch_total.item()
+            count += int(batch_count)
         return total / max(1, count)
 
     # ---- step-by-step passes (sampling and rollouts) -----------------------------------------

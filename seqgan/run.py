@@ -236,21 +236,27 @@ def plot_learning_curve(records: list[dict[str, Any]], pretrain_epochs: int, pat
     plt.close(fig)
 
 
+def checkpoint_file(path: str | Path) -> Path:
+    """A checkpoint file, or the one a run folder holds (checkpoints/generator.pt, else checkpoints/latest.pt)."""
+    from seqgan.errors import CheckpointError
+
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    for candidate in (path / "checkpoints" / "generator.pt", path / "checkpoints" / "latest.pt",
+                      path / "generator.pt", path / "latest.pt"):
+        if candidate.is_file():
+            return candidate
+    raise CheckpointError(f"no checkpoint in {str(path)!r} (looked for checkpoints/generator.pt and "
+                          "checkpoints/latest.pt); train first with seqgan train --out DIR")
+
+
 def load_generator(path: str | Path, device: torch.device | str = "cpu") -> torch.nn.Module:
     """G_θ from a run folder, its checkpoints/latest.pt or generator.pt, or either file directly."""
     from seqgan.errors import CheckpointError
     from seqgan.generator import Generator
 
-    path = Path(path)
-    if path.is_dir():
-        for candidate in (path / "checkpoints" / "generator.pt", path / "checkpoints" / "latest.pt",
-                          path / "generator.pt", path / "latest.pt"):
-            if candidate.is_file():
-                path = candidate
-                break
-        else:
-            raise CheckpointError(f"no checkpoint in {str(path)!r} (looked for checkpoints/generator.pt and "
-                                  "checkpoints/latest.pt); train first with seqgan train --out DIR")
+    path = checkpoint_file(path)
     state = load_checkpoint(path, device)
     g = state["config"]["generator"]
     vocab, seq_len = state["vocab_size"], state["seq_len"]
@@ -270,10 +276,7 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> torc
 
 def load_vocabulary(path: str | Path) -> tuple[Vocabulary | None, str | None]:
     """The vocabulary and tokenizer a checkpoint was trained with (None, None for the oracle)."""
-    path = Path(path)
-    if path.is_dir():
-        path = next((p for p in (path / "checkpoints" / "generator.pt", path / "checkpoints" / "latest.pt") if p.is_file()), path)
-    state = load_checkpoint(path)
+    state = load_checkpoint(checkpoint_file(path))
     if state.get("vocab") is None:
         return None, None
     tokenizer = state.get("tokenizer") or state["config"]["data"].get("tokenizer", "space")

@@ -165,7 +165,9 @@ def test_what_follows_the_end_token_changes_neither_loss_nor_reward():
     y = g.sample(32)
     ended = (y == 2).any(1)
     noisy = y.clone()
-    after_end = ~__import__("seqgan.data", fromlist=["valid_mask"]).valid_mask(y, 2)
+    from seqgan.data import valid_mask
+
+    after_end = ~valid_mask(y, 2)
     noisy[after_end] = torch.randint(3, 12, (int(after_end.sum()),))
     assert ended.any() and not torch.equal(noisy, y)
     u = rollout_uniforms(32, 8, 2).double()
