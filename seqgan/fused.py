@@ -1,13 +1,23 @@
-"""Output projection fused with the per-token negative log-likelihood, in cache-sized row blocks.
+"""Output projection fused with the softmax work that follows it, in cache-sized row blocks.
 
-Scoring and MLE on a 5000-word vocabulary are bound by memory traffic, not arithmetic: a plain
-`linear → log_softmax → gather` writes and re-reads (rows, V) tensors several times (on 2 cores,
-~1-2 ns per element per pass). Here each block of rows computes its logits, log-sum-exp and target
-logit while the block is still in cache, and backward recomputes the block's logits instead of
-storing them, so no (rows, V) tensor ever exists whole.
+Sampling, scoring and MLE on a 5000-word vocabulary are bound by memory traffic, not arithmetic: a
+plain `linear → log_softmax → gather` writes and re-reads (rows, V) tensors several times (on 2
+cores, ~0.1-0.3 ms per pass over 256 x 5000). Here each block of rows computes its logits and
+everything it needs from them while the block is still in cache, so no (rows, V) tensor ever exists
+whole, and the passes over a block are as few as the arithmetic allows:
+
+* `exp_logits_` skips the max-subtraction (two passes) when a Cauchy–Schwarz bound proves exp of
+  every logit stays in floating-point range — softmax is shift-invariant, so only rounding changes.
+* `weighted_nll` (the training losses: MLE, Scheduled Sampling, Eq. 8) knows each row's loss weight
+  in the forward pass, so it computes the gradients there, from the probabilities already in cache,
+  and backward only scales them: no recomputed logits and no second exp pass.
+* `token_nll` (per-token values, for scoring) recomputes the block's logits in backward instead of
+  storing them.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -20,6 +30,48 @@ def augment(h_NxH: torch.Tensor, weight_VxH: torch.Tensor, bias_V: torch.Tensor)
     return torch.cat([h_NxH, ones], dim=1), torch.cat([weight_VxH.T, bias_V[None]], dim=0).contiguous()
 
 
+def exp_limit(dtype: torch.dtype, vocab_size: int) -> float:
+    """Largest |logit| for which exp(logit), and a sum of `vocab_size` of them, stay finite and normal."""
+    info = torch.finfo(dtype)
+    return min(math.log(info.max), -math.log(info.tiny)) - math.log(vocab_size) - 1.0
+
+
+def needs_shift(h_aug_NxH1: torch.Tensor, w_aug_H1xV: torch.Tensor) -> bool:
+    """Whether exp of the logits h_aug · w_aug needs the row max subtracted first.
+
+    |h·w_v| ≤ ‖h‖·‖w_v‖ (Cauchy–Schwarz), so when that bound stays below what exp (and a sum of V of them) can hold
+    without overflow or leaving the normal range, exp(logits) is exact enough as it is. One host sync
+    per call, so on accelerators (which have the bandwidth) the shift is always applied.
+    """
+    if h_aug_NxH1.device.type != "cpu" or h_aug_NxH1.numel() == 0:
+        return True
+    # max_n ‖h_n‖ ≤ ‖max_n |h_n|‖: one vectorised reduction over rows instead of N short norms.
+    bound = h_aug_NxH1.abs().amax(dim=0).norm() * w_aug_H1xV.norm(dim=0).amax()
+    return not bool(bound <= exp_limit(h_aug_NxH1.dtype, w_aug_H1xV.shape[1]))
+
+
+def exp_logits_(logits_NxV: torch.Tensor, shift: bool) -> torch.Tensor | None:
+    """exp(logits − shift) in place; returns the subtracted row maxima (N, 1), or None when unshifted."""
+    top_Nx1 = None
+    if shift:
+        top_Nx1 = logits_NxV.amax(dim=-1, keepdim=True)
+        logits_NxV.sub_(top_Nx1)
+    logits_NxV.exp_()
+    return top_Nx1
+
+
+def _log_sum(weights_NxV: torch.Tensor, top_Nx1: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(row sums (N,), log-sum-exp of the original logits (N,)) from exp_logits_'s output."""
+    sums_N = weights_NxV.sum(dim=-1)
+    lse_N = sums_N.log()
+    return sums_N, lse_N if top_Nx1 is None else lse_N + top_Nx1.squeeze(-1)
+
+
+def _target_logits(h_NxH: torch.Tensor, weight_VxH: torch.Tensor, bias_V: torch.Tensor, targets_N: torch.Tensor
+                   ) -> torch.Tensor:
+    return (h_NxH * weight_VxH[targets_N]).sum(-1) + bias_V[targets_N]
+
+
 class LinearCrossEntropy(torch.autograd.Function):
     """nll_N = logsumexp(h W^T + b) − (h W^T + b)[target], differentiable in h, W and b."""
 
@@ -27,16 +79,15 @@ class LinearCrossEntropy(torch.autograd.Function):
     def forward(ctx, h_NxH: torch.Tensor, weight_VxH: torch.Tensor, bias_V: torch.Tensor, targets_N: torch.Tensor
                 ) -> torch.Tensor:
         h_aug, w_aug = augment(h_NxH, weight_VxH, bias_V)  # (N, H+1), (H+1, V)
+        shift = needs_shift(h_aug, w_aug)
         lse_N = torch.empty(h_NxH.shape[0], dtype=h_NxH.dtype, device=h_NxH.device)
         buf = h_NxH.new_empty(min(BLOCK_ROWS, h_NxH.shape[0]), weight_VxH.shape[0])
         for lo in range(0, h_NxH.shape[0], BLOCK_ROWS):
             hi = min(lo + BLOCK_ROWS, h_NxH.shape[0])
             logits = torch.mm(h_aug[lo:hi], w_aug, out=buf[:hi - lo])
-            top = logits.amax(dim=-1, keepdim=True)
-            lse_N[lo:hi] = (top + logits.sub_(top).exp_().sum(dim=-1, keepdim=True).log_()).squeeze(-1)
-        target_logit_N = (h_NxH * weight_VxH[targets_N]).sum(-1) + bias_V[targets_N]
+            lse_N[lo:hi] = _log_sum(logits, exp_logits_(logits, shift))[1]
         ctx.save_for_backward(h_aug, w_aug, weight_VxH, targets_N, lse_N)
-        return lse_N - target_logit_N
+        return lse_N - _target_logits(h_NxH, weight_VxH, bias_V, targets_N)
 
     @staticmethod
     def backward(ctx, grad_N: torch.Tensor):  # type: ignore[override]
@@ -57,6 +108,51 @@ class LinearCrossEntropy(torch.autograd.Function):
         return grad_h, grad_w_aug[:-1].T, grad_w_aug[-1], None
 
 
+class WeightedLinearCrossEntropy(torch.autograd.Function):
+    """loss = Σ_n w_n · nll_n with constant weights w; gradients computed in forward, scaled in backward."""
+
+    @staticmethod
+    def forward(ctx, h_NxH: torch.Tensor, weight_VxH: torch.Tensor, bias_V: torch.Tensor, targets_N: torch.Tensor,
+                weights_N: torch.Tensor) -> torch.Tensor:
+        n = h_NxH.shape[0]
+        h_aug, w_aug = augment(h_NxH, weight_VxH, bias_V)  # (N, H+1), (H+1, V)
+        shift = needs_shift(h_aug, w_aug)
+        lse_N = torch.empty(n, dtype=h_NxH.dtype, device=h_NxH.device)
+        grad_h = h_NxH.new_empty(n, h_NxH.shape[1])
+        grad_w_aug = torch.zeros_like(w_aug)  # rows: dW^T, then db
+        buf = h_NxH.new_empty(min(BLOCK_ROWS, n), weight_VxH.shape[0])
+        for lo in range(0, n, BLOCK_ROWS):
+            hi = min(lo + BLOCK_ROWS, n)
+            probs = torch.mm(h_aug[lo:hi], w_aug, out=buf[:hi - lo])
+            sums, lse_N[lo:hi] = _log_sum(probs, exp_logits_(probs, shift))
+            # d loss / d logits = w_n · (softmax − one_hot(target)), built in place on the block.
+            w_rows = weights_N[lo:hi]
+            probs.mul_((w_rows / sums)[:, None])
+            probs[torch.arange(hi - lo, device=probs.device), targets_N[lo:hi]] -= w_rows
+            torch.mm(probs, weight_VxH, out=grad_h[lo:hi])
+            grad_w_aug.addmm_(h_aug[lo:hi].T, probs)
+        ctx.save_for_backward(grad_h, grad_w_aug)
+        return (weights_N * (lse_N - _target_logits(h_NxH, weight_VxH, bias_V, targets_N))).sum()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        grad_h, grad_w_aug = ctx.saved_tensors
+        return grad_h * grad, (grad_w_aug[:-1].T * grad).contiguous(), grad_w_aug[-1] * grad, None, None
+
+
 def token_nll(h_NxH: torch.Tensor, weight_VxH: torch.Tensor, bias_V: torch.Tensor, targets_N: torch.Tensor) -> torch.Tensor:
     """−log softmax(h W^T + b)[target] per row: (N,)."""
     return LinearCrossEntropy.apply(h_NxH, weight_VxH, bias_V, targets_N)
+
+
+def weighted_nll(h_NxH: torch.Tensor, weight_VxH: torch.Tensor, bias_V: torch.Tensor, targets_N: torch.Tensor,
+                 weights_N: torch.Tensor) -> torch.Tensor:
+    """Σ_n weights_n · (−log softmax(h W^T + b)[target_n]): a scalar, differentiable in h, W and b (not the weights).
+
+    Every training loss of G is this sum: MLE and Scheduled Sampling weight by mask / count, the policy
+    gradient (Eq. 8) by the rewards Q.
+    """
+    weights_N = weights_N.detach().to(h_NxH.dtype)
+    if not (h_NxH.requires_grad or weight_VxH.requires_grad or bias_V.requires_grad) or not torch.is_grad_enabled():
+        return (weights_N * token_nll(h_NxH, weight_VxH, bias_V, targets_N)).sum()
+    return WeightedLinearCrossEntropy.apply(h_NxH, weight_VxH, bias_V, targets_N, weights_N)

@@ -17,5 +17,5 @@ def pg_loss(policy: LSTMPolicy, sequences_BxT: torch.Tensor, rewards_BxT: torch.
         rewards_BxT = rewards_BxT - rewards_BxT.mean(dim=0, keepdim=True)
     elif baseline != "none":
         raise ValueError(f"unknown baseline {baseline!r}; use 'none' or 'mean'")
-    logp_BxT = policy.log_probs(sequences_BxT)
-    return -(logp_BxT * rewards_BxT.detach()).sum()
+    # −Σ log G · Q is Σ NLL · Q: the fused weighted NLL builds its gradient in the forward pass.
+    return policy.weighted_nll(sequences_BxT, rewards_BxT.detach())

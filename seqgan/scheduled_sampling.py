@@ -17,7 +17,7 @@ import math
 import torch
 
 from seqgan.data import valid_mask
-from seqgan.fused import token_nll
+from seqgan.fused import weighted_nll
 from seqgan.generator import LSTMPolicy, sample_from_hidden
 
 SCHEDULES = ("linear", "exponential", "inverse_sigmoid")
@@ -55,6 +55,7 @@ def scheduled_sampling_nll(policy: LSTMPolicy, tokens_BxT: torch.Tensor, teacher
             use_true = draws_BxTx2[:, t, 0] < teacher_prob
             inputs_B = torch.where(use_true, tokens_BxT[:, t], own_B)
     hidden_NxH = torch.stack(hidden, dim=1).reshape(-1, policy.hidden_dim)
-    nll_BxT = token_nll(hidden_NxH, policy.output.weight, policy.output.bias, tokens_BxT.reshape(-1)).view(B, T)
     mask_BxT = valid_mask(tokens_BxT, policy.eos_token)  # the true sequence's end bounds the loss
-    return nll_BxT.mean() if mask_BxT is None else (nll_BxT * mask_BxT).sum() / mask_BxT.sum().clamp_min(1)
+    weights_BxT = torch.full((B, T), 1.0 / (B * T), device=tokens_BxT.device) if mask_BxT is None \
+        else mask_BxT / mask_BxT.sum().clamp_min(1)
+    return weighted_nll(hidden_NxH, policy.output.weight, policy.output.bias, tokens_BxT.reshape(-1), weights_BxT.reshape(-1))

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from seqgan.generator import Generator, sample_from_hidden, sample_from_logits
+from seqgan.generator import Generator, _inverse_cdf, cdf_chunk, sample_from_hidden, sample_from_logits
 
 
 def test_log_prob_at_t_does_not_depend_on_later_tokens():
@@ -36,10 +36,51 @@ def test_inverse_cdf_boundaries():
     assert sample_from_logits(logits.expand(6, 3), u).tolist() == [0, 0, 1, 1, 2, 2]
 
 
-def test_blocked_sampler_equals_direct_sampler_across_blocks():
+@pytest.mark.parametrize("vocab", [1000, 997])  # chunks of 125; a prime V with a ragged last chunk of 128
+def test_two_level_inverse_cdf_equals_one_cumsum_over_the_vocabulary(vocab):
+    assert vocab > 2 * cdf_chunk(vocab), "the test must reach the two-level path"
+    torch.manual_seed(0)
+    weights = torch.exp(3 * torch.randn(4000, vocab, dtype=torch.float64))
+    weights[:, ::7] = 0.0  # tokens of zero probability
+    u = torch.rand(4000, dtype=torch.float64)
+    u[:3] = torch.tensor([0.0, 0.5, 1.0 - 2.0 ** -53])
+    cdf = weights.cumsum(-1)
+    reference = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(-1), right=True).squeeze(-1)
+    last_positive = (cdf < cdf[:, -1:]).sum(-1)  # where u·total rounds up to the total
+    assert torch.equal(_inverse_cdf(weights, u), torch.minimum(reference, last_positive))
+
+
+@pytest.mark.parametrize("vocab", [40, 1000, 997])
+def test_sampler_never_draws_a_token_of_zero_weight(vocab):
+    torch.manual_seed(1)
+    logits = torch.randn(3000, vocab)
+    logits[:, 1::2] = float("-inf")  # every odd token impossible, the last one included when V is even
+    logits[:, -1] = float("-inf")
+    u = torch.rand(3000)
+    u[:1000] = 1.0 - 2.0 ** -24  # the largest float32 uniform, where u·total rounds up to the total
+    u[1000:1100] = 0.0
+    tokens = sample_from_logits(logits, u)
+    assert torch.isfinite(logits.gather(1, tokens[:, None])).all()
+
+
+def test_samples_from_large_logits_need_and_get_the_max_shift():
+    torch.manual_seed(2)
+    h = 40 * torch.randn(500, 8, dtype=torch.float64)  # logits far beyond exp's range
+    w, b = torch.randn(8, 600, dtype=torch.float64), torch.randn(600, dtype=torch.float64)
+    u = torch.rand(500, dtype=torch.float64)
+    logits = h @ w + b
+    probs = torch.softmax(logits, -1)
+    cdf = probs.cumsum(-1)
+    reference = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(-1), right=True).squeeze(-1)
+    assert torch.equal(sample_from_logits(logits, u), reference)
+    assert torch.equal(sample_from_hidden(h, torch.cat([w, b[None]]), u), reference)
+
+
+@pytest.mark.parametrize("vocab", [50, 1000, 997])  # one-level, two-level, two-level with a ragged chunk
+def test_blocked_sampler_equals_direct_sampler_across_blocks(vocab):
     torch.manual_seed(0)
     h = torch.randn(700, 8, dtype=torch.float64)
-    w, b = torch.randn(8, 50, dtype=torch.float64), torch.randn(50, dtype=torch.float64)
+    w, b = torch.randn(8, vocab, dtype=torch.float64), torch.randn(vocab, dtype=torch.float64)
     u = torch.rand(700, dtype=torch.float64)
     w_aug = torch.cat([w, b[None]])
     assert torch.equal(sample_from_hidden(h, w_aug, u), sample_from_logits(h @ w + b, u))
