@@ -45,8 +45,9 @@ def needs_shift(h_aug_NxH1: torch.Tensor, w_aug_H1xV: torch.Tensor) -> bool:
     """
     if h_aug_NxH1.device.type != "cpu" or h_aug_NxH1.numel() == 0:
         return True
-    # max_n ‖h_n‖ ≤ ‖max_n |h_n|‖: one vectorised reduction over rows instead of N short norms.
-    bound = h_aug_NxH1.abs().amax(dim=0).norm() * w_aug_H1xV.norm(dim=0).amax()
+    # max_n ‖h_n‖ ≤ ‖max_n |h_n|‖: one vectorised reduction over rows instead of N short norms; and the
+    # columns' squared norms as a sum over rows (torch's norm(dim=0) is ~20x slower on CPU).
+    bound = h_aug_NxH1.abs().amax(dim=0).norm() * w_aug_H1xV.square().sum(dim=0).amax().sqrt()
     return not bool(bound <= exp_limit(h_aug_NxH1.dtype, w_aug_H1xV.shape[1]))
 
 
