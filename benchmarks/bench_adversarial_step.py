@@ -34,6 +34,7 @@ import torch
 
 from seqgan.discriminator import Discriminator
 from seqgan.generator import Generator, LSTMPolicy
+from seqgan.memory import PeakMemory
 from seqgan.policy_gradient import pg_loss
 from seqgan.rollout import Rollout, batched_rewards, naive_rewards
 
@@ -90,7 +91,8 @@ class BenchPath:
     rewards: Callable[[], torch.Tensor]
 
 
-def make_path(name: str, generator0: Generator, discriminator: Discriminator, Y: torch.Tensor, rollout_num: int) -> BenchPath:
+def make_path(name: str, generator0: Generator, discriminator: Discriminator, Y: torch.Tensor, rollout_num: int,
+              budget_mb: float) -> BenchPath:
     """Copy G_theta, build G_beta from it (as training does) and wire the timers around the reward pass."""
     generator = copy.deepcopy(generator0)
     optimizer = torch.optim.Adam(generator.parameters(), lr=GEN_LR)
@@ -102,7 +104,7 @@ def make_path(name: str, generator0: Generator, discriminator: Discriminator, Y:
         policy.states = states_timer  # type: ignore[method-assign]
 
         def rewards() -> torch.Tensor:
-            return batched_rewards(policy, Y, reward_fn, rollout_num)
+            return batched_rewards(policy, Y, reward_fn, rollout_num, memory_budget_mb=budget_mb)
     else:
         reward_fn = TimedCall(lambda s: discriminator.prob_real(s, batch_size=NAIVE_D_BATCH))
         states_timer = None
@@ -203,6 +205,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=None,
                    help="timed repeats per path after one warm-up; median reported (default 3; 1 with --quick)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    p.add_argument("--memory-budget-mb", type=float, default=1024.0,
+                   help="the batched reward pass's memory budget (runtime.memory_budget_mb; default 1024)")
     p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = p.parse_args(argv)
     args.batch = args.batch or (16 if args.quick else 64)
@@ -253,12 +257,16 @@ def markdown(env: dict[str, Any], args: argparse.Namespace, results: dict[str, A
         f"| D % of matmul rate | {fmt(d['batched']['d_fraction_of_peak'] * 100, 1)} "
         f"| {fmt(d['naive']['d_fraction_of_peak'] * 100, 1)} | — |",
         f"| mean Q (sanity) | {fmt(b['mean_q'], 4)} | {fmt(n['mean_q'], 4)} | — |",
+        f"| reward pass peak tensor memory (MiB) | {fmt(results['paths']['batched']['reward_peak_mib'], 1)} "
+        f"| {fmt(results['paths']['naive']['reward_peak_mib'], 1)} | — |",
         "",
         "How the splits are measured: discriminator = wall time inside the reward_fn calls (a timer wraps the callable); "
         "LSTM prefix states (batched) = wall time of the single `policy.states(Y)` call, timed by a wrapper set on the "
         "benchmark's rollout-policy instance; naive has no separate prefix pass (it re-runs each prefix step by step), so "
         "that cost is included in its sampling; sampling = reward-pass wall time minus the above; update = pg_loss + "
-        f"backward + grad-norm clip {GRAD_CLIP} + Adam step. D GFLOP counts conv + highway + output layers only.",
+        f"backward + grad-norm clip {GRAD_CLIP} + Adam step. D GFLOP counts conv + highway + output layers only. "
+        f"Peak tensor memory: one extra, untimed reward pass per path under `seqgan.memory.PeakMemory` (the most "
+        f"bytes allocated at once above the start, D's scoring included; batched budget {args.memory_budget_mb:g} MB).",
     ]
     return "\n".join(lines)
 
@@ -275,7 +283,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     generator0 = Generator(args.vocab, args.emb, args.hidden, args.seq_len)
     discriminator = Discriminator(args.vocab, args.seq_len)
     Y = generator0.sample(args.batch)  # shared by both paths; not part of the timed step
-    paths = [make_path(name, generator0, discriminator, Y, args.rollout_num) for name in ("batched", "naive")]
+    paths = [make_path(name, generator0, discriminator, Y, args.rollout_num, args.memory_budget_mb)
+             for name in ("batched", "naive")]
 
     for path in paths:  # warm-up: allocator, oneDNN primitive caches, lazy init
         run_step(path, Y)
@@ -285,6 +294,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for path in paths if i % 2 == 0 else paths[::-1]:
             steps[path.name].append(run_step(path, Y))
 
+    peak_mib = {}
+    for path in paths:  # one more, untimed pass each: the profiler that counts allocations slows it down
+        with PeakMemory(Y.device) as peak_memory:
+            path.rewards()
+        peak_mib[path.name] = peak_memory.bytes / 2**20
     flops_per_seq = discriminator_flops_per_sequence(discriminator, args.seq_len)
     results: dict[str, Any] = {
         "env": env,
@@ -304,6 +318,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "d_gflop": d_flop / 1e9,
             "d_gflops": d_gflops,
             "d_fraction_of_peak": d_gflops / peak,
+            "reward_peak_mib": peak_mib[name],
         }
     results["speedup_total"] = results["paths"]["naive"]["median"]["total_s"] / results["paths"]["batched"]["median"]["total_s"]
 

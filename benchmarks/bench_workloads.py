@@ -159,8 +159,8 @@ def mle_workload(args: argparse.Namespace, generator0: Generator, real: torch.Te
         prepare, lambda loss: loss, "mean MLE loss",
         gflop=3 * 2 * n * args.seq_len * args.hidden * args.vocab / 1e9, sequences=n,
         note=f"{batches} batches of {args.batch}, Adam(lr {GEN_LR}, fused) + clip {GRAD_CLIP} in both paths. "
-             "FLOPs: projection forward + 2 backward matmuls, 3·2·N·T·H·V (the fused path also recomputes the "
-             "logits in backward, so it executes 4/3 of this).")
+             "FLOPs: projection forward + 2 backward matmuls, 3·2·N·T·H·V (the fused path builds the gradients "
+             "from the probabilities in the forward pass, so it executes exactly this; the naive path too).")
 
 
 def nll_workload(args: argparse.Namespace, oracle: Oracle, samples: torch.Tensor) -> Workload:

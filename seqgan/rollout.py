@@ -20,7 +20,7 @@ from collections.abc import Callable
 import torch
 
 from seqgan.data import lengths, valid_mask
-from seqgan.generator import LSTMPolicy, sample_from_hidden, sample_from_logits
+from seqgan.generator import SAMPLE_BLOCK_ROWS, LSTMPolicy, cdf_chunk, sample_from_hidden, sample_from_logits
 
 RewardFn = Callable[[torch.Tensor], torch.Tensor]
 """Maps complete sequences (N, T) to rewards (N,): D_φ's probability of real, BLEU, ..."""
@@ -53,6 +53,23 @@ def rollout_uniforms(batch: int, seq_len: int, rollout_num: int, device: torch.d
     return torch.rand(rollout_num, seq_len - 1, batch, seq_len, device=device)
 
 
+def reward_pass_bytes(policy: LSTMPolicy, batch: int, seq_len: int) -> tuple[int, int]:
+    """Working memory of `batched_rewards`: (fixed bytes, bytes per seed), for sizing its chunks.
+
+    Per row (T−1 per seed, all alive at the last position): its sequence and the copy scored, the
+    LSTM state and the step's temporaries (~17 H floats with the copies `cat` makes), and the
+    sampler's per-row level of the two-level inverse CDF. Fixed: the sampler's block of logits, the
+    input and output tables, and the states of the pass over Y. The reward function's own working
+    memory is not counted (D scores in fixed-size chunks).
+    """
+    H, V, T, word = policy.hidden_dim, policy.vocab_size, seq_len, 4
+    width = cdf_chunk(V)
+    chunks = -(-V // width)
+    per_row = 2 * T * 8 + 17 * H * word + (H + 1) * word + (3 * chunks + 2 * width) * word + width + 64
+    fixed = (SAMPLE_BLOCK_ROWS * V + V * (4 * H + H + 1) + 2 * batch * T * H) * word
+    return fixed, (T - 1) * per_row
+
+
 @torch.no_grad()
 def batched_rewards(policy: LSTMPolicy, sequences_BxT: torch.Tensor, reward_fn: RewardFn, rollout_num: int,
                     uniforms: torch.Tensor | None = None, memory_budget_mb: float = 1024) -> torch.Tensor:
@@ -69,10 +86,10 @@ def batched_rewards(policy: LSTMPolicy, sequences_BxT: torch.Tensor, reward_fn: 
     table, w_aug = policy.input_table(), policy.output_aug()
 
     # A "seed" is one (rollout n, sequence b) pair, m = n·B + b. Seeds are processed in chunks whose
-    # rows ((T−1) per seed: states, tokens, rewards) fit the memory budget.
+    # rows ((T−1) per seed) fit the memory budget together with the pass's fixed buffers.
     seeds = rollout_num * B
-    bytes_per_seed = (T - 1) * (2 * policy.hidden_dim * 4 + T * 8 + 4 * 4)
-    chunk = max(1, min(seeds, int(memory_budget_mb * 2**20 // bytes_per_seed)))
+    fixed, per_seed = reward_pass_bytes(policy, B, T)
+    chunk = max(1, min(seeds, int((memory_budget_mb * 2**20 - fixed) // per_seed)))
     q_sum_BxTm1 = torch.zeros(B, T - 1, dtype=torch.float64, device=device)
 
     for m0 in range(0, seeds, chunk):

@@ -3,7 +3,8 @@ import torch
 
 from seqgan.discriminator import Discriminator
 from seqgan.generator import Generator
-from seqgan.rollout import Rollout, batched_rewards, naive_rewards, rollout_uniforms
+from seqgan.memory import PeakMemory
+from seqgan.rollout import Rollout, batched_rewards, naive_rewards, reward_pass_bytes, rollout_uniforms
 
 
 def _models(vocab=30, seq_len=7):
@@ -105,13 +106,30 @@ def test_reward_pass_is_chunked_to_the_memory_budget():
         calls.append(len(seqs))
         return d.prob_real(seqs)
 
-    # bytes per (rollout, sequence) seed: (T−1)·(2·H·4 + T·8 + 16) = 6·(64 + 56 + 16) = 816
-    budget_mb = 5 * 816 / 2**20  # room for 5 seeds of the 8 × 4 = 32
+    fixed, per_seed = reward_pass_bytes(g, 8, 7)
+    budget_mb = (fixed + 5.5 * per_seed) / 2**20  # room for 5 seeds of the 8 × 4 = 32
     batched_rewards(g, y, counting_reward, rollout_num=4, memory_budget_mb=budget_mb)
     rollout_calls, final_call = calls[:-1], calls[-1]
     assert final_call == 8  # D(Y) once
     assert len(rollout_calls) == 7 and max(rollout_calls) == 6 * 5  # ceil(32 / 5) chunks of ≤ 5 seeds
     assert sum(rollout_calls) == 6 * 32
+
+
+def test_a_large_rollout_num_stays_within_the_memory_budget():
+    torch.manual_seed(0)
+    g = Generator(500, 16, 16, seq_len=12)
+    y = g.sample(16)
+    reward = lambda s: s.float().mean(dim=1)  # noqa: E731  (cheap: the pass's own memory is what is measured)
+    budget_mb = 8.0
+    fixed, per_seed = reward_pass_bytes(g, 16, 12)
+    assert 512 * 16 * per_seed > 10 * budget_mb * 2**20, "the test must need many chunks"
+    with PeakMemory() as bounded:
+        bounded_q = batched_rewards(g, y, reward, 512, memory_budget_mb=budget_mb)
+    with PeakMemory() as unbounded:
+        unbounded_q = batched_rewards(g, y, reward, 512, memory_budget_mb=4096)
+    assert bounded.bytes <= budget_mb * 2**20, f"peak {bounded.bytes / 2**20:.1f} MiB over the {budget_mb} MiB budget"
+    assert unbounded.bytes > 10 * bounded.bytes, "the measure must see what the budget saves"
+    assert torch.isclose(bounded_q.mean(), unbounded_q.mean(), rtol=0.01)  # the same estimate, other draws
 
 
 def _ending_models(vocab=12, seq_len=8, eos=2):
