@@ -225,6 +225,73 @@ class Discriminator(nn.Module):
         return torch.cat(probs)
 
 
+    @torch.no_grad()
+    def prob_real_of_rollouts(self, sequences_BxT: torch.Tensor, rollouts_RxT: torch.Tensor, seq_R: torch.Tensor,
+                              prefix_R: torch.Tensor) -> torch.Tensor:
+        """`prob_real(rollouts_RxT)`, for rollouts whose first prefix_R[r] tokens are those of sequences_BxT[seq_R[r]].
+
+        A convolution window that lies inside the prefix reads only Y's tokens, so its output is Y's, shared by
+        every rollout of that prefix. Y's outputs are computed once and kept as running maxima over time; each
+        rollout computes only the windows that reach past its prefix (at paper sizes a third of the
+        convolution FLOPs), then takes the max with Y's running max up to the last window inside the prefix.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            feat_RxF = self._rollout_features(sequences_BxT, rollouts_RxT, seq_R, prefix_R)
+            return torch.softmax(self._head(feat_RxF), dim=-1)[:, 1]
+        finally:
+            self.train(was_training)
+
+    def _rollout_features(self, sequences_BxT: torch.Tensor, rollouts_RxT: torch.Tensor, seq_R: torch.Tensor,
+                          prefix_R: torch.Tensor) -> torch.Tensor:
+        seq_len = max(sequences_BxT.shape[1], self.min_width)
+        taps = [_tap_major(c.weight) for c in self.convs]
+        biases = [c.bias for c in self.convs]
+        # Y's convolution outputs, as running maxima over window starts: cummax_w[s] = max_{s' ≤ s} conv_w(Y)[s'].
+        win_Y = _windows(self.embed(sequences_BxT), self.widths, seq_len)
+        y_cummax = [_conv_outputs(win_Y, w, tap, seq_len).cummax(dim=0).values for w, tap in zip(self.widths, taps)]
+        feat_RxF = rollouts_RxT.new_empty(len(rollouts_RxT), sum(len(b) for b in biases), dtype=win_Y.dtype)
+        chunk = SCORE_CHUNK_CPU if rollouts_RxT.device.type == "cpu" else SCORE_CHUNK_ACCELERATOR
+        for t in torch.unique(prefix_R).tolist():
+            rows_G = torch.nonzero(prefix_R == t).squeeze(1)
+            first = max(0, t - self.min_width + 1)  # the earliest window start any width still needs
+            for lo in range(0, len(rows_G), chunk):
+                rows_N = rows_G[lo:lo + chunk]
+                # Windows from `first` on: the sequence's tail, zero-padded to seq_len as in `features`.
+                win_PxNxK = _windows(self.embed(rollouts_RxT[rows_N])[:, first:], self.widths, seq_len - first)
+                P, N, K = win_PxNxK.shape
+                win_PNxK = win_PxNxK.view(P * N, K)
+                out_NxF = feat_RxF.new_empty(N, feat_RxF.shape[1])
+                col = 0
+                for width, weight_FxWE, bias_F, cummax_SxBxF in zip(self.widths, taps, biases, y_cummax):
+                    start = max(0, t - width + 1)  # the first window of this width that reaches past the prefix
+                    steps = seq_len - width + 1 - start
+                    a_SNxWE = win_PNxK[(start - first) * N:(start - first + steps) * N, :weight_FxWE.shape[1]]
+                    best_NxF = torch.mm(a_SNxWE, weight_FxWE.t()).view(steps, N, -1).amax(dim=0)
+                    if start > 0:  # windows 0..start−1 lie inside the prefix: Y's running max
+                        torch.maximum(best_NxF, cummax_SxBxF[start - 1, seq_R[rows_N]], out=best_NxF)
+                    torch.add(best_NxF, bias_F, out=out_NxF[:, col:col + len(bias_F)]).clamp_min_(0.0)
+                    col += len(bias_F)
+                feat_RxF[rows_N] = out_NxF
+        return feat_RxF
+
+
+class DiscriminatorReward:
+    """D_φ's probability of real as the reward function of `batched_rewards`: plain scoring when called, and
+    `of_rollouts`, which shares the convolution windows inside each rollout's prefix (the same values)."""
+
+    def __init__(self, discriminator: Discriminator):
+        self.discriminator = discriminator
+
+    def __call__(self, tokens_NxT: torch.Tensor) -> torch.Tensor:
+        return self.discriminator.prob_real(tokens_NxT)
+
+    def of_rollouts(self, sequences_BxT: torch.Tensor, rollouts_RxT: torch.Tensor, seq_R: torch.Tensor,
+                    prefix_R: torch.Tensor) -> torch.Tensor:
+        return self.discriminator.prob_real_of_rollouts(sequences_BxT, rollouts_RxT, seq_R, prefix_R)
+
+
 def reference_forward(d: Discriminator, tokens_NxT: torch.Tensor) -> torch.Tensor:
     """D's logits the plain way, Conv1d per width → ReLU → amax over time: the specification `forward` matches."""
     x_NxExT = d.embed(tokens_NxT).transpose(1, 2)

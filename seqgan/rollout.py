@@ -23,7 +23,12 @@ from seqgan.data import lengths, valid_mask
 from seqgan.generator import SAMPLE_BLOCK_ROWS, LSTMPolicy, cdf_chunk, sample_from_hidden, sample_from_logits
 
 RewardFn = Callable[[torch.Tensor], torch.Tensor]
-"""Maps complete sequences (N, T) to rewards (N,): D_φ's probability of real, BLEU, ..."""
+"""Maps complete sequences (N, T) to rewards (N,): D_φ's probability of real, BLEU, ...
+
+A reward may also have `of_rollouts(sequences_BxT, rollouts_RxT, seq_R, prefix_R) -> (R,)`, the same
+rewards for rollouts known to keep the first prefix_R[r] tokens of sequences_BxT[seq_R[r]];
+`batched_rewards` then calls it instead (seqgan.discriminator.DiscriminatorReward shares D's
+convolution windows inside each prefix)."""
 
 
 class Rollout:
@@ -91,6 +96,7 @@ def batched_rewards(policy: LSTMPolicy, sequences_BxT: torch.Tensor, reward_fn: 
     fixed, per_seed = reward_pass_bytes(policy, B, T)
     chunk = max(1, min(seeds, int((memory_budget_mb * 2**20 - fixed) // per_seed)))
     q_sum_BxTm1 = torch.zeros(B, T - 1, dtype=torch.float64, device=device)
+    of_rollouts = getattr(reward_fn, "of_rollouts", None)  # a reward that can share work across a prefix's rollouts
 
     for m0 in range(0, seeds, chunk):
         m_M = torch.arange(m0, min(seeds, m0 + chunk), device=device)
@@ -128,8 +134,11 @@ def batched_rewards(policy: LSTMPolicy, sequences_BxT: torch.Tensor, reward_fn: 
                 h, c = policy.step(table, tokens_A, h, c)
         rows_K = torch.nonzero(needed_R).squeeze(1)
         if len(rows_K):
-            rewards_K = reward_fn(seqs_RxT[rows_K]).to(torch.float64)
             i_K, t_K = rows_K % M, rows_K // M + 1
+            if of_rollouts is not None:  # rows K keep the first t_K tokens of sequence b_M[i_K]
+                rewards_K = of_rollouts(sequences_BxT, seqs_RxT[rows_K], b_M[i_K], t_K).to(torch.float64)
+            else:
+                rewards_K = reward_fn(seqs_RxT[rows_K]).to(torch.float64)
             q_sum_BxTm1.index_put_((b_M[i_K], t_K - 1), rewards_K, accumulate=True)
 
     q_BxT = torch.empty(B, T, dtype=torch.float64, device=device)

@@ -20,7 +20,7 @@ import torch
 
 from seqgan.config import Config
 from seqgan.data import BOS_ID, PAD_ID, Corpus, drop_padding_columns, load_corpus, trim
-from seqgan.discriminator import Discriminator
+from seqgan.discriminator import Discriminator, DiscriminatorReward
 from seqgan.distributed import RANK_SEED_STRIDE, Distributed, from_env, local_rank, loss_runner
 from seqgan.errors import CheckpointError, ConfigError, TrainingDiverged
 from seqgan.generator import Generator, LSTMPolicy
@@ -263,7 +263,7 @@ class SeqGANTrainer:
     def reward_fn(self) -> RewardFn:
         """The reward of complete sequences: D_φ's probability of real, or for PG-BLEU their BLEU against S."""
         if self.cfg.train.method != "pg_bleu":
-            return self.discriminator.prob_real
+            return DiscriminatorReward(self.discriminator)
         eos = self.eos
         if self._bleu is None:
             self._bleu = BleuScorer([trim(s, eos) for s in self.real_data.tolist()], max_n=self.cfg.train.pg_bleu_n)

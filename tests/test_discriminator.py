@@ -158,3 +158,21 @@ def test_a_frozen_embedding_still_gets_the_reference_conv_gradients():
     d.embedding.weight.requires_grad_(False)  # the windows then need no gradient: that part of the backward is skipped
     tokens = torch.randint(0, 30, (5, 8))
     _assert_matches_reference(d, tokens)
+
+
+@pytest.mark.parametrize("eos, seq_len, widths", [(None, 9, [1, 2, 3, 5]), (2, 9, [1, 2, 4, 9]), (None, 4, [2, 3, 6])])
+def test_rollout_scoring_shares_the_prefix_windows_and_equals_plain_scoring(eos, seq_len, widths, monkeypatch):
+    # Widest filter narrower than, equal to, and wider than the sequences (zero-padded); with an end token.
+    monkeypatch.setattr(discriminator_module, "SCORE_CHUNK_CPU", 5)  # several chunks per prefix length
+    torch.manual_seed(0)
+    d = Discriminator(12, seq_len, 6, widths, [4] * len(widths), dropout=0.5, eos_token=eos).double()
+    y = torch.randint(0, 12, (6, seq_len))
+    seq_R = torch.randint(0, 6, (60,))
+    prefix_R = torch.randint(1, seq_len, (60,))
+    rollouts = torch.randint(0, 12, (60, seq_len))
+    keep = torch.arange(seq_len) < prefix_R[:, None]
+    rollouts[keep] = y[seq_R][keep]  # each rollout keeps its prefix of Y
+    d.train()
+    shared = d.prob_real_of_rollouts(y, rollouts, seq_R, prefix_R)
+    assert d.training  # the mode is restored
+    assert torch.allclose(shared, d.prob_real(rollouts), atol=1e-12)

@@ -194,3 +194,15 @@ def test_what_follows_the_end_token_changes_neither_loss_nor_reward():
     assert torch.equal(pg_loss(g, y, rewards), pg_loss(g, noisy, rewards))
     assert torch.equal(g.nll(y), g.nll(noisy))
     assert torch.equal(d.prob_real(y), d.prob_real(noisy))
+
+
+@pytest.mark.parametrize("ending", [False, True])
+def test_prefix_sharing_discriminator_reward_equals_plain_scoring(ending):
+    from seqgan.discriminator import DiscriminatorReward
+
+    g, d = _ending_models() if ending else _models()
+    y = g.sample(6)
+    u = rollout_uniforms(6, y.shape[1], 3).double()
+    plain = batched_rewards(g, y, d.prob_real, 3, u)
+    shared = batched_rewards(g, y, DiscriminatorReward(d), 3, u)
+    assert torch.allclose(shared, plain, atol=1e-12)
