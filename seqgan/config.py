@@ -245,6 +245,10 @@ class RuntimeConfig:
     where x86 arithmetic is many times slower: a late MLE epoch on the poems corpus took 2.6-3.3x longer without it.
     The flag is per thread and inherited by new threads: the CLI sets it before torch's thread pool starts; from
     Python, call torch.set_flush_denormal(True) before any other torch work."""
+    tf32: bool = False
+    """On CUDA, let float32 matmuls and convolutions use TF32 tensor cores (Ampere and later): a higher matmul rate at
+    about 1e-3 relative precision. Off by default for exact float32; no effect on CPU. Not yet measured here (no GPU
+    was available to the sessions that built this)."""
 
     def __post_init__(self) -> None:
         _check(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),

@@ -111,6 +111,8 @@ class SeqGANTrainer:
             torch.set_num_threads(cfg.runtime.threads)
         if self.device.type == "cpu":
             torch.set_flush_denormal(cfg.runtime.flush_denormal)
+        else:
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = cfg.runtime.tf32
         g, d, t = cfg.generator, cfg.discriminator, cfg.train
         # Random is the untrained G; only SeqGAN needs D; baselines train as long as the adversarial phase.
         self.totals = {"mle": 0 if t.method == "random" else t.pretrain_epochs,

@@ -38,6 +38,7 @@ def test_presets_are_valid_and_round_trip_through_toml(name, tmp_path):
     ("train.method='gan'", "train.method must be one of seqgan, mle, ss, pg_bleu, random"),
     ("train.ss_k=0.5", r"ss_k must be >= 1 for the inverse-sigmoid"),
     ("train.ss_schedule='cosine'", "'linear', 'exponential' or 'inverse_sigmoid'"),
+    ("runtime.tf32=2", "runtime.tf32"),
 ])
 def test_bad_values_are_rejected_with_a_fix(assignment, message):
     with pytest.raises(ConfigError, match=message):
@@ -49,6 +50,7 @@ def test_overrides_parse_toml_values():
                                    "discriminator.num_filters=[3, 3]", "generator.lr=1e-3", "seed=7"])
     assert cfg.train.rollout_num == 8 and cfg.discriminator.filter_sizes == [2, 4]
     assert cfg.generator.lr == 0.001 and cfg.seed == 7
+    assert preset("tiny").override(["runtime.tf32=true"]).runtime.tf32 is True
 
 
 def test_config_file_with_preset_base_and_unknown_key(tmp_path):
