@@ -227,7 +227,7 @@ class Discriminator(nn.Module):
 
     @torch.no_grad()
     def prob_real_of_rollouts(self, sequences_BxT: torch.Tensor, rollouts_RxT: torch.Tensor, seq_R: torch.Tensor,
-                              prefix_R: torch.Tensor) -> torch.Tensor:
+                              prefix_R: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
         """`prob_real(rollouts_RxT)`, for rollouts whose first prefix_R[r] tokens are those of sequences_BxT[seq_R[r]].
 
         A convolution window that lies inside the prefix reads only Y's tokens, so its output is Y's, shared by
@@ -238,20 +238,24 @@ class Discriminator(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            feat_RxF = self._rollout_features(sequences_BxT, rollouts_RxT, seq_R, prefix_R)
-            return torch.softmax(self._head(feat_RxF), dim=-1)[:, 1]
+            seq_len = max(sequences_BxT.shape[1], self.min_width)
+            taps = [_tap_major(c.weight) for c in self.convs]
+            # Y's convolution outputs as running maxima over window starts: cummax_w[s] = max_{s' ≤ s} conv_w(Y)[s'].
+            win_Y = _windows(self.embed(sequences_BxT), self.widths, seq_len)
+            y_cummax = [_conv_outputs(win_Y, w, tap, seq_len).cummax(dim=0).values for w, tap in zip(self.widths, taps)]
+            probs = []
+            for lo in range(0, len(rollouts_RxT), batch_size):  # bounds the (rows, ΣF) features and the head's temporaries
+                rows = slice(lo, lo + batch_size)
+                feat_RxF = self._rollout_features(rollouts_RxT[rows], seq_R[rows], prefix_R[rows], taps, y_cummax, seq_len)
+                probs.append(torch.softmax(self._head(feat_RxF), dim=-1)[:, 1])
+            return torch.cat(probs)
         finally:
             self.train(was_training)
 
-    def _rollout_features(self, sequences_BxT: torch.Tensor, rollouts_RxT: torch.Tensor, seq_R: torch.Tensor,
-                          prefix_R: torch.Tensor) -> torch.Tensor:
-        seq_len = max(sequences_BxT.shape[1], self.min_width)
-        taps = [_tap_major(c.weight) for c in self.convs]
+    def _rollout_features(self, rollouts_RxT: torch.Tensor, seq_R: torch.Tensor, prefix_R: torch.Tensor,
+                          taps: list[torch.Tensor], y_cummax: list[torch.Tensor], seq_len: int) -> torch.Tensor:
         biases = [c.bias for c in self.convs]
-        # Y's convolution outputs, as running maxima over window starts: cummax_w[s] = max_{s' ≤ s} conv_w(Y)[s'].
-        win_Y = _windows(self.embed(sequences_BxT), self.widths, seq_len)
-        y_cummax = [_conv_outputs(win_Y, w, tap, seq_len).cummax(dim=0).values for w, tap in zip(self.widths, taps)]
-        feat_RxF = rollouts_RxT.new_empty(len(rollouts_RxT), sum(len(b) for b in biases), dtype=win_Y.dtype)
+        feat_RxF = y_cummax[0].new_empty(len(rollouts_RxT), sum(len(b) for b in biases))
         chunk = SCORE_CHUNK_CPU if rollouts_RxT.device.type == "cpu" else SCORE_CHUNK_ACCELERATOR
         for t in torch.unique(prefix_R).tolist():
             rows_G = torch.nonzero(prefix_R == t).squeeze(1)

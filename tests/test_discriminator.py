@@ -176,3 +176,4 @@ def test_rollout_scoring_shares_the_prefix_windows_and_equals_plain_scoring(eos,
     shared = d.prob_real_of_rollouts(y, rollouts, seq_R, prefix_R)
     assert d.training  # the mode is restored
     assert torch.allclose(shared, d.prob_real(rollouts), atol=1e-12)
+    assert torch.allclose(d.prob_real_of_rollouts(y, rollouts, seq_R, prefix_R, batch_size=7), shared, atol=1e-12)
