@@ -22,6 +22,13 @@ import math
 import torch
 
 BLOCK_ROWS = 256
+# On accelerators the block only bounds memory (8192 x 5000 floats: 164 MB); big launches are what they need.
+BLOCK_ROWS_ACCELERATOR = 8192
+
+
+def block_rows(device: torch.device) -> int:
+    """Rows per block of (rows, V) temporaries on this device."""
+    return BLOCK_ROWS if device.type == "cpu" else BLOCK_ROWS_ACCELERATOR
 
 
 def augment(h_NxH: torch.Tensor, weight_VxH: torch.Tensor, bias_V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,9 +89,10 @@ class LinearCrossEntropy(torch.autograd.Function):
         h_aug, w_aug = augment(h_NxH, weight_VxH, bias_V)  # (N, H+1), (H+1, V)
         shift = needs_shift(h_aug, w_aug)
         lse_N = torch.empty(h_NxH.shape[0], dtype=h_NxH.dtype, device=h_NxH.device)
-        buf = h_NxH.new_empty(min(BLOCK_ROWS, h_NxH.shape[0]), weight_VxH.shape[0])
-        for lo in range(0, h_NxH.shape[0], BLOCK_ROWS):
-            hi = min(lo + BLOCK_ROWS, h_NxH.shape[0])
+        step = block_rows(h_NxH.device)
+        buf = h_NxH.new_empty(min(step, h_NxH.shape[0]), weight_VxH.shape[0])
+        for lo in range(0, h_NxH.shape[0], step):
+            hi = min(lo + step, h_NxH.shape[0])
             logits = torch.mm(h_aug[lo:hi], w_aug, out=buf[:hi - lo])
             lse_N[lo:hi] = _log_sum(logits, exp_logits_(logits, shift))[1]
         ctx.save_for_backward(h_aug, w_aug, weight_VxH, targets_N, lse_N)
@@ -96,9 +104,10 @@ class LinearCrossEntropy(torch.autograd.Function):
         n = h_aug.shape[0]
         grad_h = h_aug.new_empty(n, h_aug.shape[1] - 1)
         grad_w_aug = torch.zeros_like(w_aug)  # rows: dW^T, then db
-        buf = h_aug.new_empty(min(BLOCK_ROWS, n), w_aug.shape[1])
-        for lo in range(0, n, BLOCK_ROWS):
-            hi = min(lo + BLOCK_ROWS, n)
+        step = block_rows(h_aug.device)
+        buf = h_aug.new_empty(min(step, n), w_aug.shape[1])
+        for lo in range(0, n, step):
+            hi = min(lo + step, n)
             rows = torch.arange(hi - lo, device=h_aug.device)
             # d nll / d logits = softmax − one_hot(target), scaled by the incoming gradient.
             probs = torch.mm(h_aug[lo:hi], w_aug, out=buf[:hi - lo])
@@ -121,9 +130,10 @@ class WeightedLinearCrossEntropy(torch.autograd.Function):
         lse_N = torch.empty(n, dtype=h_NxH.dtype, device=h_NxH.device)
         grad_h = h_NxH.new_empty(n, h_NxH.shape[1])
         grad_w_aug = torch.zeros_like(w_aug)  # rows: dW^T, then db
-        buf = h_NxH.new_empty(min(BLOCK_ROWS, n), weight_VxH.shape[0])
-        for lo in range(0, n, BLOCK_ROWS):
-            hi = min(lo + BLOCK_ROWS, n)
+        step = block_rows(h_NxH.device)
+        buf = h_NxH.new_empty(min(step, n), weight_VxH.shape[0])
+        for lo in range(0, n, step):
+            hi = min(lo + step, n)
             probs = torch.mm(h_aug[lo:hi], w_aug, out=buf[:hi - lo])
             sums, lse_N[lo:hi] = _log_sum(probs, exp_logits_(probs, shift))
             # d loss / d logits = w_n · (softmax − one_hot(target)), built in place on the block.

@@ -8,11 +8,16 @@ import torch
 from torch import nn
 
 from seqgan.data import valid_mask
-from seqgan.fused import exp_limit, exp_logits_, needs_shift, token_nll, weighted_nll
+from seqgan.fused import BLOCK_ROWS_ACCELERATOR, exp_limit, exp_logits_, needs_shift, token_nll, weighted_nll
 
-# Rows per block of (rows, V) temporaries: 256 x 5000 floats (5 MB) stay near the cache; on 2 cores
+# Rows per block of (rows, V) temporaries on CPU: 256 x 5000 floats (5 MB) stay near the cache; on 2 cores
 # this is ~1.5-2x faster per row than one pass over 10,000 rows, which is bound by memory traffic.
+# Accelerators take seqgan.fused.BLOCK_ROWS_ACCELERATOR.
 SAMPLE_BLOCK_ROWS = 256
+
+
+def sample_block_rows(device: torch.device) -> int:
+    return SAMPLE_BLOCK_ROWS if device.type == "cpu" else BLOCK_ROWS_ACCELERATOR
 
 
 @functools.lru_cache(maxsize=64)
@@ -113,7 +118,7 @@ def sample_from_hidden(h_NxH: torch.Tensor, w_aug: torch.Tensor, uniforms_N: tor
     one reused buffer, and the second level runs once over all rows. The max-subtraction is skipped
     when a bound proves it unnecessary (seqgan.fused.needs_shift).
     """
-    (n, v), rows = (h_NxH.shape[0], w_aug.shape[1]), min(SAMPLE_BLOCK_ROWS, h_NxH.shape[0])
+    (n, v), rows = (h_NxH.shape[0], w_aug.shape[1]), min(sample_block_rows(h_NxH.device), h_NxH.shape[0])
     if temperature != 1.0:
         w_aug = w_aug / temperature  # softmax(logits / τ): the scale rides in the GEMM
     h_aug = torch.cat([h_NxH, h_NxH.new_ones(n, 1)], dim=1)

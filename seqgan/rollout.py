@@ -20,7 +20,7 @@ from collections.abc import Callable
 import torch
 
 from seqgan.data import lengths, valid_mask
-from seqgan.generator import SAMPLE_BLOCK_ROWS, LSTMPolicy, cdf_chunk, sample_from_hidden, sample_from_logits
+from seqgan.generator import LSTMPolicy, cdf_chunk, sample_block_rows, sample_from_hidden, sample_from_logits
 
 RewardFn = Callable[[torch.Tensor], torch.Tensor]
 """Maps complete sequences (N, T) to rewards (N,): D_φ's probability of real, BLEU, ...
@@ -71,7 +71,7 @@ def reward_pass_bytes(policy: LSTMPolicy, batch: int, seq_len: int) -> tuple[int
     width = cdf_chunk(V)
     chunks = -(-V // width)
     per_row = 2 * T * 8 + 17 * H * word + (H + 1) * word + (3 * chunks + 2 * width) * word + width + 64
-    fixed = (SAMPLE_BLOCK_ROWS * V + V * (4 * H + H + 1) + 2 * batch * T * H) * word
+    fixed = (sample_block_rows(policy.output.weight.device) * V + V * (4 * H + H + 1) + 2 * batch * T * H) * word
     return fixed, (T - 1) * per_row
 
 
