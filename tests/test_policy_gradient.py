@@ -54,3 +54,18 @@ def test_rewards_are_not_differentiated():
     q = torch.rand(2, 5, requires_grad=True)
     pg_loss(g, y, q).backward()
     assert q.grad is None
+
+
+def test_pg_loss_gradients_equal_those_of_the_plain_reward_weighted_log_probs():
+    torch.manual_seed(0)
+    g = Generator(20, 8, 8, seq_len=5, init_std=0.3, eos_token=2, start_token=1).double()
+    y = g.sample(6)
+    q = torch.rand(6, 5, dtype=torch.float64)
+    params = list(g.parameters())
+    fused = torch.autograd.grad(pg_loss(g, y, q), params)
+    logits = g(y)  # plain: materialised logits, log_softmax, masked after the end token
+    logp = torch.log_softmax(logits, -1).gather(-1, y.unsqueeze(-1)).squeeze(-1)
+    mask = (torch.cumsum(y == 2, 1) - (y == 2).long()) == 0
+    plain = torch.autograd.grad(-(logp * mask * q).sum(), params)
+    for a, b in zip(fused, plain):
+        assert torch.allclose(a, b, atol=1e-10)
