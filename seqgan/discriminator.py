@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -45,11 +47,12 @@ def _tap_major(weight_FxExW: torch.Tensor) -> torch.Tensor:
     return weight_FxExW.permute(0, 2, 1).reshape(n_filters, width * emb)
 
 
-def _conv_outputs(win_PxNxK: torch.Tensor, width: int, weight_FxWE: torch.Tensor, seq_len: int) -> torch.Tensor:
-    """conv_w(x) without bias at every valid start, time-major: (P_w, N, F)."""
+def _conv_outputs(win_PxNxK: torch.Tensor, width: int, weight_FxWE: torch.Tensor, seq_len: int, start: int = 0
+                  ) -> torch.Tensor:
+    """conv_w(x) without bias at every valid start from `start` on, time-major: (P_w − start, N, F)."""
     P, N, K = win_PxNxK.shape
-    steps = seq_len - width + 1
-    a_SNxWE = win_PxNxK.view(P * N, K)[:steps * N, :weight_FxWE.shape[1]]
+    steps = seq_len - width + 1 - start
+    a_SNxWE = win_PxNxK.view(P * N, K)[start * N:(start + steps) * N, :weight_FxWE.shape[1]]
     return torch.mm(a_SNxWE, weight_FxWE.t()).view(steps, N, -1)
 
 
@@ -215,15 +218,19 @@ class Discriminator(nn.Module):
     @torch.no_grad()
     def prob_real(self, tokens_NxT: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
         """D_φ(Y): probability that each sequence is real, with dropout off: (N,). This is the reward."""
+        with self._eval_mode():
+            return torch.cat([torch.softmax(self(tokens_NxT[lo:lo + batch_size]), dim=-1)[:, 1]
+                              for lo in range(0, len(tokens_NxT), batch_size)])
+
+    @contextlib.contextmanager
+    def _eval_mode(self) -> Iterator[None]:
+        """Dropout off for scoring; the training mode is restored afterwards."""
         was_training = self.training
         self.eval()
         try:
-            probs = [torch.softmax(self(tokens_NxT[lo:lo + batch_size]), dim=-1)[:, 1]
-                     for lo in range(0, len(tokens_NxT), batch_size)]
+            yield
         finally:
             self.train(was_training)
-        return torch.cat(probs)
-
 
     @torch.no_grad()
     def prob_real_of_rollouts(self, sequences_BxT: torch.Tensor, rollouts_RxT: torch.Tensor, seq_R: torch.Tensor,
@@ -235,9 +242,7 @@ class Discriminator(nn.Module):
         rollout computes only the windows that reach past its prefix (at paper sizes a third of the
         convolution FLOPs), then takes the max with Y's running max up to the last window inside the prefix.
         """
-        was_training = self.training
-        self.eval()
-        try:
+        with self._eval_mode():
             seq_len = max(sequences_BxT.shape[1], self.min_width)
             taps = [_tap_major(c.weight) for c in self.convs]
             # Y's convolution outputs as running maxima over window starts: cummax_w[s] = max_{s' ≤ s} conv_w(Y)[s'].
@@ -249,8 +254,6 @@ class Discriminator(nn.Module):
                 feat_RxF = self._rollout_features(rollouts_RxT[rows], seq_R[rows], prefix_R[rows], taps, y_cummax, seq_len)
                 probs.append(torch.softmax(self._head(feat_RxF), dim=-1)[:, 1])
             return torch.cat(probs)
-        finally:
-            self.train(was_training)
 
     def _rollout_features(self, rollouts_RxT: torch.Tensor, seq_R: torch.Tensor, prefix_R: torch.Tensor,
                           taps: list[torch.Tensor], y_cummax: list[torch.Tensor], seq_len: int) -> torch.Tensor:
@@ -264,15 +267,11 @@ class Discriminator(nn.Module):
                 rows_N = rows_G[lo:lo + chunk]
                 # Windows from `first` on: the sequence's tail, zero-padded to seq_len as in `features`.
                 win_PxNxK = _windows(self.embed(rollouts_RxT[rows_N])[:, first:], self.widths, seq_len - first)
-                P, N, K = win_PxNxK.shape
-                win_PNxK = win_PxNxK.view(P * N, K)
-                out_NxF = feat_RxF.new_empty(N, feat_RxF.shape[1])
+                out_NxF = feat_RxF.new_empty(len(rows_N), feat_RxF.shape[1])
                 col = 0
                 for width, weight_FxWE, bias_F, cummax_SxBxF in zip(self.widths, taps, biases, y_cummax):
                     start = max(0, t - width + 1)  # the first window of this width that reaches past the prefix
-                    steps = seq_len - width + 1 - start
-                    a_SNxWE = win_PNxK[(start - first) * N:(start - first + steps) * N, :weight_FxWE.shape[1]]
-                    best_NxF = torch.mm(a_SNxWE, weight_FxWE.t()).view(steps, N, -1).amax(dim=0)
+                    best_NxF = _conv_outputs(win_PxNxK, width, weight_FxWE, seq_len - first, start - first).amax(dim=0)
                     if start > 0:  # windows 0..start−1 lie inside the prefix: Y's running max
                         torch.maximum(best_NxF, cummax_SxBxF[start - 1, seq_R[rows_N]], out=best_NxF)
                     torch.add(best_NxF, bias_F, out=out_NxF[:, col:col + len(bias_F)]).clamp_min_(0.0)

@@ -31,10 +31,19 @@ def block_rows(device: torch.device) -> int:
     return BLOCK_ROWS if device.type == "cpu" else BLOCK_ROWS_ACCELERATOR
 
 
+def augment_hidden(h_NxH: torch.Tensor) -> torch.Tensor:
+    """[h, 1]: (N, H+1), the rows that meet `augment_output`'s bias row."""
+    return torch.cat([h_NxH, h_NxH.new_ones(h_NxH.shape[0], 1)], dim=1)
+
+
+def augment_output(weight_VxH: torch.Tensor, bias_V: torch.Tensor) -> torch.Tensor:
+    """[W^T; b]: (H+1, V), contiguous, so the bias rides inside the GEMM instead of costing a pass over (rows, V)."""
+    return torch.cat([weight_VxH.T, bias_V[None]], dim=0).contiguous()
+
+
 def augment(h_NxH: torch.Tensor, weight_VxH: torch.Tensor, bias_V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """[h, 1] and [W^T; b]: the bias rides inside the GEMM instead of costing a pass over (rows, V)."""
-    ones = h_NxH.new_ones(h_NxH.shape[0], 1)
-    return torch.cat([h_NxH, ones], dim=1), torch.cat([weight_VxH.T, bias_V[None]], dim=0).contiguous()
+    """[h, 1] and [W^T; b]: (N, H+1) and (H+1, V)."""
+    return augment_hidden(h_NxH), augment_output(weight_VxH, bias_V)
 
 
 def exp_limit(dtype: torch.dtype, vocab_size: int) -> float:

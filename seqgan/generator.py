@@ -8,7 +8,16 @@ import torch
 from torch import nn
 
 from seqgan.data import valid_mask
-from seqgan.fused import BLOCK_ROWS_ACCELERATOR, exp_limit, exp_logits_, needs_shift, token_nll, weighted_nll
+from seqgan.fused import (
+    BLOCK_ROWS_ACCELERATOR,
+    augment_hidden,
+    augment_output,
+    exp_limit,
+    exp_logits_,
+    needs_shift,
+    token_nll,
+    weighted_nll,
+)
 
 # Rows per block of (rows, V) temporaries on CPU: 512 x 5000 floats (10 MB) stay in the last-level cache;
 # on 2 cores this is ~1.5-2x faster per row than one pass over 10,000 rows, which is bound by memory traffic.
@@ -125,7 +134,7 @@ def sample_from_hidden(h_NxH: torch.Tensor, w_aug: torch.Tensor, uniforms_N: tor
     (n, v), rows = (h_NxH.shape[0], w_aug.shape[1]), min(sample_block_rows(h_NxH.device), h_NxH.shape[0])
     if temperature != 1.0:
         w_aug = w_aug / temperature  # softmax(logits / τ): the scale rides in the GEMM
-    h_aug = torch.cat([h_NxH, h_NxH.new_ones(n, 1)], dim=1)
+    h_aug = augment_hidden(h_NxH)
     shift = needs_shift(h_aug, w_aug)
     weights_buf = h_NxH.new_empty(rows, v)
     two_level = v > 2 * cdf_chunk(v)
@@ -192,10 +201,15 @@ class LSTMPolicy(nn.Module):
     def token_nll(self, tokens_BxT: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         """−log G(y_t | Y_1:t-1) for every position, 0 after the end token: (B, T). Fused projection + NLL
         (see seqgan.fused); `temperature` scores under softmax(logits / τ), what `sample(temperature=τ)` draws from."""
+        return self._masked_token_nll(tokens_BxT, temperature)[0]
+
+    def _masked_token_nll(self, tokens_BxT: torch.Tensor, temperature: float
+                          ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`token_nll` and the mask it applied (None without an end token)."""
         hidden_NxH, weight, bias = self._hidden_and_output(tokens_BxT, temperature)
         nll_BxT = token_nll(hidden_NxH, weight, bias, tokens_BxT.reshape(-1)).view_as(tokens_BxT)
         mask_BxT = valid_mask(tokens_BxT, self.eos_token)
-        return nll_BxT if mask_BxT is None else nll_BxT * mask_BxT
+        return (nll_BxT, None) if mask_BxT is None else (nll_BxT * mask_BxT, mask_BxT)
 
     def weighted_nll(self, tokens_BxT: torch.Tensor, weights_BxT: torch.Tensor) -> torch.Tensor:
         """Σ_t weight_t · −log G(y_t | Y_1:t-1) over the positions up to each end token: a scalar loss.
@@ -213,8 +227,7 @@ class LSTMPolicy(nn.Module):
 
     def _nll_sum_and_count(self, tokens_BxT: torch.Tensor, temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
         """Summed NLL over the positions that count (up to each end token) and how many there are."""
-        nll_BxT = self.token_nll(tokens_BxT, temperature)
-        mask_BxT = valid_mask(tokens_BxT, self.eos_token)
+        nll_BxT, mask_BxT = self._masked_token_nll(tokens_BxT, temperature)
         count = torch.tensor(tokens_BxT.numel(), device=tokens_BxT.device) if mask_BxT is None else mask_BxT.sum()
         return nll_BxT.sum(), count
 
@@ -277,7 +290,7 @@ class LSTMPolicy(nn.Module):
 
     def output_aug(self) -> torch.Tensor:
         """The output layer as one contiguous (H+1, V) matrix [W^T; b], for `sample_from_hidden`."""
-        return torch.cat([self.output.weight.T, self.output.bias[None]], dim=0).contiguous()
+        return augment_output(self.output.weight, self.output.bias)
 
     @torch.no_grad()
     def sample(self, num: int, temperature: float = 1.0, uniforms_NxT: torch.Tensor | None = None) -> torch.Tensor:
