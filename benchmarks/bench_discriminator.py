@@ -1,4 +1,4 @@
-"""Time D_φ's two bulk workloads, `Discriminator.forward` against the plain Conv1d formulation, in one process.
+"""Time D_φ's two bulk workloads, `Discriminator.forward` against two plain formulations, in one process.
 
 * `train`: one D epoch: batches of 64 → logits → `loss_from_logits` → backward → `Adam(fused=True)` step, dropout on.
 * `score`: the reward of many sequences: softmax(logits)[:, 1] in batches of 4096, eval mode, no autograd
@@ -6,10 +6,12 @@
 
 new = `Discriminator.forward` (convolutions as one GEMM per width over shared time-major windows, max-pool backward
 from an indicator); reference = `seqgan.discriminator.reference_forward` (Conv1d per width → ReLU → amax), the code
-before that change. Both paths start from the same weights, data, batch order and RNG seed (so the same dropout
-masks); only the forward differs. Each path gets one warm-up, then `--repeats` timed runs interleaved with the
-other path's in alternating order; medians are reported, and the median of the per-repeat ratios. The
-"check" columns (mean loss, mean reward) show that both paths did the same work.
+before that change; conv2d = the layout of the popular PyTorch SeqGAN implementations (`nn.Conv2d(1, F, (w, E))`
+over the (N, 1, T, E) embeddings → ReLU → `F.max_pool1d` over time), with its own Conv2d parameters so that no
+re-layout is timed. All paths start from the same weights, data, batch order and RNG seed (so the same dropout
+masks) and share the highway, dropout and output layers; only the convolutions differ. Each path gets one warm-up,
+then `--repeats` timed runs interleaved with the others' in alternating order; medians are reported, and the
+median of the per-repeat ratios. The "check" columns (mean loss, mean reward) show that the paths did the same work.
 
     .venv/bin/python benchmarks/bench_discriminator.py                      # paper sizes, 20,000 sequences
     .venv/bin/python benchmarks/bench_discriminator.py --quick --threads 1  # seconds: checks the script runs
@@ -27,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from seqgan.discriminator import Discriminator, reference_forward
 
@@ -42,7 +46,35 @@ except ImportError:  # not on Windows: no page-fault counts there
 D_LR = 1e-4             # reference code's discriminator learning rate
 D_EPOCH_REF = 20_000    # one paper D epoch (10,000 real + 10,000 generated); times are also given per this many
 WARMUP_SEQUENCES = 256  # a few batches of the real shape warm the same kernels as a full run
-PATHS = ("new", "reference")
+PATHS = ("new", "reference", "conv2d")
+BASELINES = PATHS[1:]  # timed against "new"
+
+
+class Conv2dDiscriminator(nn.Module):
+    """The same D in the popular PyTorch implementations' layout: Conv2d(1, F, (w, E)) → ReLU → max_pool1d."""
+
+    def __init__(self, d: Discriminator):
+        super().__init__()
+        self.d = copy.deepcopy(d)  # embedding, highway, dropout and output layer
+        self.convs = nn.ModuleList(nn.Conv2d(1, c.out_channels, (c.kernel_size[0], c.in_channels)) for c in d.convs)
+        with torch.no_grad():
+            for conv2d, conv1d in zip(self.convs, d.convs):
+                conv2d.weight.copy_(conv1d.weight.transpose(1, 2).unsqueeze(1))  # (F, E, w) → (F, 1, w, E)
+                conv2d.bias.copy_(conv1d.bias)
+        self.d.convs = nn.ModuleList()  # the Conv1d copies are not used: keep them out of the optimizer
+
+    def forward(self, tokens_NxT: torch.Tensor) -> torch.Tensor:
+        x_Nx1xTxE = self.d.embed(tokens_NxT).unsqueeze(1)
+        if x_Nx1xTxE.shape[2] < self.d.min_width:
+            x_Nx1xTxE = F.pad(x_Nx1xTxE, (0, 0, 0, self.d.min_width - x_Nx1xTxE.shape[2]))
+        pooled = []
+        for conv in self.convs:
+            y_NxFxS = F.relu(conv(x_Nx1xTxE)).squeeze(3)
+            pooled.append(F.max_pool1d(y_NxFxS, y_NxFxS.shape[2]).squeeze(2))
+        return self.d._head(torch.cat(pooled, dim=1))
+
+    def loss_from_logits(self, logits_Nx2: torch.Tensor, labels_N: torch.Tensor) -> torch.Tensor:
+        return self.d.loss_from_logits(logits_Nx2, labels_N)
 
 
 def minor_faults() -> int | None:
@@ -50,16 +82,21 @@ def minor_faults() -> int | None:
     return None if resource is None else resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
-def logits_fn(path: str, d: Discriminator) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The forward a path times: the module's own, or the plain Conv1d formulation on the same parameters."""
-    return d if path == "new" else (lambda tokens_NxT: reference_forward(d, tokens_NxT))
+def path_model(path: str, d0: Discriminator) -> tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor]]:
+    """A fresh copy of D0 for a path, and the forward it times: D's own, the plain Conv1d formulation on the same
+    parameters, or the Conv2d layout with its own parameters."""
+    if path == "conv2d":
+        model = Conv2dDiscriminator(d0)
+        return model, model
+    d = copy.deepcopy(d0)
+    return d, (d if path == "new" else (lambda tokens_NxT: reference_forward(d, tokens_NxT)))
 
 
 def train_run(path: str, d0: Discriminator, data_NxT: torch.Tensor, labels_N: torch.Tensor, order_N: torch.Tensor,
               batch: int, seed: int) -> Callable[[], float]:
     """A fresh copy of D and its optimizer, outside the timing; returns the epoch to time (→ mean loss)."""
-    d = copy.deepcopy(d0).train()
-    forward = logits_fn(path, d)
+    d, forward = path_model(path, d0)
+    d.train()
     opt = torch.optim.Adam(d.parameters(), lr=D_LR, fused=True)
 
     def epoch() -> float:
@@ -81,15 +118,15 @@ def score_run(path: str, d0: Discriminator, data_NxT: torch.Tensor, batch: int) 
     """Returns the scoring pass to time (→ mean probability of real)."""
     if path == "new":
         return lambda: d0.prob_real(data_NxT, batch_size=batch).mean().item()
+    model, forward = path_model(path, d0)
 
     @torch.no_grad()
-    def reference_prob_real() -> float:
-        d0.eval()
-        probs = [torch.softmax(reference_forward(d0, data_NxT[lo:lo + batch]), dim=-1)[:, 1]
-                 for lo in range(0, len(data_NxT), batch)]
+    def baseline_prob_real() -> float:
+        model.eval()
+        probs = [torch.softmax(forward(data_NxT[lo:lo + batch]), dim=-1)[:, 1] for lo in range(0, len(data_NxT), batch)]
         return torch.cat(probs).mean().item()
 
-    return reference_prob_real
+    return baseline_prob_real
 
 
 def time_workload(prepare: Callable[[str, bool], Callable[[], float]], repeats: int) -> dict[str, Any]:
@@ -112,9 +149,10 @@ def time_workload(prepare: Callable[[str, bool], Callable[[], float]], repeats: 
     for path, r in runs.items():
         out[path] = {"median_s": statistics.median(r["seconds"]), "repeats_s": r["seconds"], "check": r["check"][-1],
                      "minor_faults": statistics.median(r["faults"]) if r["faults"] else None}
-    paired = [ref / new for ref, new in zip(runs["reference"]["seconds"], runs["new"]["seconds"])]
-    out["ratio_of_medians"] = out["reference"]["median_s"] / out["new"]["median_s"]
-    out["median_paired_ratio"] = statistics.median(paired)
+    for base in BASELINES:
+        paired = [b / new for b, new in zip(runs[base]["seconds"], runs["new"]["seconds"])]
+        out[base]["ratio_of_medians"] = out[base]["median_s"] / out["new"]["median_s"]
+        out[base]["median_paired_ratio"] = statistics.median(paired)
     return out
 
 
@@ -145,40 +183,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def markdown(env: dict[str, Any], args: argparse.Namespace, results: dict[str, Any]) -> str:
     peak = results["matmul_gflops"]
     lines = [
-        *header("D_φ: window-GEMM forward vs Conv1d reference", env),
+        *header("D_φ: window-GEMM forward vs the Conv1d reference and the Conv2d layout", env),
         f"- D = Discriminator({args.vocab}, {args.seq_len}) defaults: {results['d_features']} features, "
         f"{results['d_flops_per_sequence'] / 1e6:.2f} MFLOP per sequence forward (conv + highway + output layers)",
         f"- {args.repeats} timed repeat(s) per path after 1 warm-up, paths interleaved; medians reported; "
-        "'ref / new' is the median of the per-repeat ratios (the ratio of the medians is in the JSON)",
+        "'x / new' is the median of the per-repeat ratios (the ratio of the medians is in the JSON)",
         f"- fp32 matmul {results['matmul_n']}² @ {results['matmul_n']}²: {peak:.1f} GFLOP/s, the higher of the medians of 3 "
         f"before and after the workloads ({', '.join(f'{r:.1f}' for r in results['matmul_gflops_runs'])}): the reference "
         "for '% of matmul rate'. Absolute seconds move with other load on the machine; the ratio, from interleaved "
         "runs, is the steadier figure.",
         "",
-        "| workload | sequences timed | new (s) | reference (s) | ref / new | new, per 20,000 (s) | GFLOP per 20,000 "
-        "| new GFLOP/s | new % of matmul rate | reference % of matmul rate | minor page faults per run: new / ref "
-        "| check: new / ref |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| workload | sequences timed | new (s) | reference (s) | ref / new | conv2d (s) | conv2d / new "
+        "| new, per 20,000 (s) | GFLOP per 20,000 | new GFLOP/s | % of matmul rate: new / ref / conv2d "
+        "| minor page faults per run: new / ref / conv2d | check: new / ref / conv2d |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results["workloads"].values():
-        new, ref = r["new"], r["reference"]
+        new, ref, c2d = r["new"], r["reference"], r["conv2d"]
         gflop = r["gflop"]
-        new_rate, ref_rate = gflop / new["median_s"], gflop / ref["median_s"]
         scale = D_EPOCH_REF / r["sequences"]
+        shares = " / ".join(f"{100 * gflop / p['median_s'] / peak:.1f}%" for p in (new, ref, c2d))
         faults = ("—" if new["minor_faults"] is None
-                  else f"{new['minor_faults']:,.0f} / {ref['minor_faults']:,.0f}")
+                  else " / ".join(f"{p['minor_faults']:,.0f}" for p in (new, ref, c2d)))
+        checks = " / ".join(f"{p['check']:.5f}" for p in (new, ref, c2d))
         lines.append(
             f"| {r['title']} | {r['sequences']:,} | {fmt_s(new['median_s'])} | {fmt_s(ref['median_s'])} "
-            f"| {r['median_paired_ratio']:.2f}x | {fmt_s(new['median_s'] * scale)} | {gflop * scale:.1f} "
-            f"| {new_rate:.1f} | {100 * new_rate / peak:.1f}% | {100 * ref_rate / peak:.1f}% | {faults} "
-            f"| {r['check_label']}: {new['check']:.5f} / {ref['check']:.5f} |")
+            f"| {ref['median_paired_ratio']:.2f}x | {fmt_s(c2d['median_s'])} | {c2d['median_paired_ratio']:.2f}x "
+            f"| {fmt_s(new['median_s'] * scale)} | {gflop * scale:.1f} | {gflop / new['median_s']:.1f} | {shares} "
+            f"| {faults} | {r['check_label']}: {checks} |")
     lines += [
         "",
         "Notes:",
         f"- **train**: batch {args.batch}, Adam(fused=True) lr {D_LR}, dropout on, zero_grad(set_to_none=True); "
         "FLOPs = 3x the forward's (forward + input and weight gradients). Half the sequences are labelled real.",
         f"- **score**: batches of {args.score_batch}, eval mode, no autograd; new = `Discriminator.prob_real`, "
-        "reference = the same loop over `reference_forward`.",
+        "the baselines = the same loop over their forward.",
         "- Data are uniform random tokens: D's cost does not depend on them (no end token).",
         "- Minor page faults count first touches of memory the kernel had to map and zero: glibc serves big blocks "
         "with mmap and may hand them back on free, so a step's large gradients and buffers can fault again every "

@@ -63,6 +63,19 @@ def _pooled(y_SxNxF: torch.Tensor, bias_F: torch.Tensor, out_NxF: torch.Tensor) 
     out_NxF.clamp_min_(0.0)
 
 
+def _dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """`F.dropout(x, p, training)`; on CPU the keep mask compares 31-bit random integers with (1 − p)·2³¹.
+
+    torch's CPU Bernoulli sampler costs ~20 ns per element (2.6 ms of a ~90 ms paper D step); uniform int32 draws
+    cost about a third of that. Each element is kept with probability round((1 − p)·2³¹)/2³¹, within 2⁻³² of 1 − p,
+    and scaled by 1/(1 − p), as `F.dropout`.
+    """
+    if not training or p == 0.0 or p == 1.0 or x.device.type != "cpu":
+        return F.dropout(x, p, training)
+    keep = torch.empty(x.shape, dtype=torch.int32).random_() < round((1.0 - p) * 2**31)
+    return x * keep.to(x.dtype).mul_(1.0 / (1.0 - p))
+
+
 class _ConvMaxPool(torch.autograd.Function):
     """Convolutions of several widths → +bias → max over time → ReLU, as GEMMs over one shared window tensor."""
 
@@ -70,43 +83,49 @@ class _ConvMaxPool(torch.autograd.Function):
     def forward(ctx: Any, x_NxTxE: torch.Tensor, widths: tuple[int, ...], seq_len: int, *params: torch.Tensor) -> torch.Tensor:
         weights, biases = params[0::2], params[1::2]
         win_PxNxK = _windows(x_NxTxE, widths, seq_len)
-        feat_NxF = x_NxTxE.new_empty(x_NxTxE.shape[0], sum(w.shape[0] for w in weights))
+        # Each width's max over time (before bias) goes into one (N, ΣF) buffer: backward finds the argmax positions
+        # from it, and bias + ReLU run once over all features instead of once per width.
+        best_NxF = x_NxTxE.new_empty(x_NxTxE.shape[0], sum(len(b) for b in biases))
         taps, outputs, lo = [], [], 0
         for width, weight_FxExW, bias_F in zip(widths, weights, biases):
             weight_FxWE = _tap_major(weight_FxExW)
             y_SxNxF = _conv_outputs(win_PxNxK, width, weight_FxWE, seq_len)
-            _pooled(y_SxNxF, bias_F, feat_NxF[:, lo:lo + len(bias_F)])
+            torch.amax(y_SxNxF, dim=0, out=best_NxF[:, lo:lo + len(bias_F)])
             taps.append(weight_FxWE)
             outputs.append(y_SxNxF)
             lo += len(bias_F)
+        feat_NxF = torch.add(best_NxF, torch.cat(biases)).clamp_min_(0.0)
         ctx.widths, ctx.seq_len, ctx.x_shape = widths, seq_len, x_NxTxE.shape
-        ctx.save_for_backward(win_PxNxK, feat_NxF, *taps, *outputs)
+        ctx.save_for_backward(win_PxNxK, best_NxF, feat_NxF, *taps, *outputs)
         return feat_NxF
 
     @staticmethod
     def backward(ctx: Any, grad_NxF: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         widths, seq_len, (N, T, E) = ctx.widths, ctx.seq_len, ctx.x_shape
-        win_PxNxK, feat_NxF, *rest = ctx.saved_tensors
+        win_PxNxK, best_NxF, feat_NxF, *rest = ctx.saved_tensors
         taps, outputs = rest[:len(widths)], rest[len(widths):]
         P, _, K = win_PxNxK.shape
         win_PNxK = win_PxNxK.view(P * N, K)
-        grad_NxF = grad_NxF * (feat_NxF > 0)  # ReLU'
+        grad_NxF = grad_NxF * (feat_NxF > 0)  # ReLU' (a new tensor: divided in place below)
         bounds = [0]
         for w in taps:
             bounds.append(bounds[-1] + w.shape[0])
+        cols = [slice(lo, hi) for lo, hi in zip(bounds, bounds[1:])]
+        # Max-pool backward, as amax's: the gradient goes to the times equal to the max, shared among ties.
+        # y is overwritten with the 0/1 indicator (a float eq: ~5x cheaper than a bool mask or max's indices);
+        # the tie counts of all widths share one buffer, so the gradient is divided by them in one op.
+        ties_NxF = torch.empty_like(best_NxF)
+        for y_SxNxF, col in zip(outputs, cols):
+            torch.sum(torch.eq(y_SxNxF, best_NxF[:, col], out=y_SxNxF), dim=0, out=ties_NxF[:, col])
+        grad_bias_F = grad_NxF.sum(dim=0)
+        share_NxF = grad_NxF.div_(ties_NxF)
         grads: list[torch.Tensor | None] = [None] * (2 * len(widths))
         dys: list[torch.Tensor] = []
-        for i, (width, weight_FxWE, y_SxNxF) in enumerate(zip(widths, taps, outputs)):
-            g_NxF = grad_NxF[:, bounds[i]:bounds[i + 1]]
-            # Max-pool backward, as amax's: the gradient goes to the times equal to the max, shared among ties.
-            # y is overwritten with the 0/1 indicator (a float eq: ~5x cheaper than a bool mask or max's indices).
-            best_NxF = y_SxNxF.amax(dim=0)
-            dy_SxNxF = torch.eq(y_SxNxF, best_NxF, out=y_SxNxF)
-            dy_SxNxF.mul_(g_NxF / dy_SxNxF.sum(dim=0))
-            dy_SNxF = dy_SxNxF.view(-1, dy_SxNxF.shape[-1])
+        for i, (width, weight_FxWE, y_SxNxF, col) in enumerate(zip(widths, taps, outputs, cols)):
+            dy_SNxF = y_SxNxF.mul_(share_NxF[:, col]).view(-1, y_SxNxF.shape[-1])
             dweight_FxWE = dy_SNxF.t() @ win_PNxK[:len(dy_SNxF), :weight_FxWE.shape[1]]
             grads[2 * i] = dweight_FxWE.view(len(weight_FxWE), width, E).permute(0, 2, 1).contiguous()
-            grads[2 * i + 1] = g_NxF.sum(dim=0)
+            grads[2 * i + 1] = grad_bias_F[col]
             dys.append(dy_SNxF)
         if not ctx.needs_input_grad[0]:
             return (None, None, None, *grads)
@@ -117,11 +136,11 @@ class _ConvMaxPool(torch.autograd.Function):
         dwin_PNxK, written = win_PNxK, 0
         for i in sorted(range(len(widths)), key=lambda i: -widths[i]):
             dy_SNxF, weight_FxWE = dys[i], taps[i]
-            rows, cols = len(dy_SNxF), weight_FxWE.shape[1]
+            rows, cols_i = len(dy_SNxF), weight_FxWE.shape[1]
             if written:  # rows >= written: narrower filters have more starts
-                dwin_PNxK[:written, :cols].addmm_(dy_SNxF[:written], weight_FxWE)
+                dwin_PNxK[:written, :cols_i].addmm_(dy_SNxF[:written], weight_FxWE)
             if rows > written:
-                dwin_PNxK[written:rows, :cols].addmm_(dy_SNxF[written:], weight_FxWE, beta=0.0)
+                dwin_PNxK[written:rows, :cols_i].addmm_(dy_SNxF[written:], weight_FxWE, beta=0.0)
                 written = rows
         # Fold the windows back: x[t + k] gets tap k of window t, over the slots the filters wrote.
         dwin_PxNxWxE = dwin_PNxK.view(P, N, K // E, E)
@@ -203,8 +222,9 @@ class Discriminator(nn.Module):
     def _head(self, feat_NxF: torch.Tensor) -> torch.Tensor:
         """Highway → dropout → output layer: logits (N, 2)."""
         gate_NxF = torch.sigmoid(self.highway_t(feat_NxF))
-        feat_NxF = gate_NxF * F.relu(self.highway_h(feat_NxF)) + (1.0 - gate_NxF) * feat_NxF
-        return self.out(self.dropout(feat_NxF))
+        # g·relu(W_h x + b_h) + (1 − g)·x, as one lerp from x towards the transform.
+        feat_NxF = torch.lerp(feat_NxF, F.relu(self.highway_h(feat_NxF)), gate_NxF)
+        return self.out(_dropout(feat_NxF, self.dropout.p, self.dropout.training))
 
     def loss(self, tokens_NxT: torch.Tensor, labels_N: torch.Tensor) -> torch.Tensor:
         """Training loss of a batch; labels 1 = real, 0 = generated."""

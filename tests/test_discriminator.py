@@ -177,3 +177,19 @@ def test_rollout_scoring_shares_the_prefix_windows_and_equals_plain_scoring(eos,
     assert d.training  # the mode is restored
     assert torch.allclose(shared, d.prob_real(rollouts), atol=1e-12)
     assert torch.allclose(d.prob_real_of_rollouts(y, rollouts, seq_R, prefix_R, batch_size=7), shared, atol=1e-12)
+
+
+@pytest.mark.parametrize("p", [0.25, 0.6])
+def test_cpu_dropout_keeps_each_value_with_probability_one_minus_p_and_rescales(p):
+    x = torch.rand(400, 500, dtype=torch.float64).add_(0.5).requires_grad_()
+    torch.manual_seed(3)
+    y = discriminator_module._dropout(x, p, training=True)
+    kept = y != 0
+    # 200,000 Bernoulli(1 − p) draws: the kept fraction is within 5 standard deviations of 1 − p.
+    assert abs(kept.double().mean().item() - (1 - p)) < 5 * ((p * (1 - p)) / kept.numel()) ** 0.5
+    assert torch.allclose(y[kept], x[kept] / (1 - p), rtol=1e-12, atol=0)
+    y.sum().backward()
+    assert torch.equal(x.grad, kept.double() / (1 - p))
+    torch.manual_seed(3)
+    assert torch.equal(discriminator_module._dropout(x, p, training=True), y)  # seeded: the same mask again
+    assert discriminator_module._dropout(x, p, training=False) is x
