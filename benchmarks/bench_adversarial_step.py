@@ -39,6 +39,10 @@ from seqgan.memory import PeakMemory
 from seqgan.policy_gradient import pg_loss
 from seqgan.rollout import Rollout, batched_rewards, naive_rewards
 
+# Running as a script already puts benchmarks/ on sys.path; this also covers importing the module from elsewhere.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import StealMeter, add_max_steal_option, max_steal, steal_note, steal_pct, steal_summary, wait_for_quiet  # noqa: E402
+
 GRAD_CLIP = 5.0        # reference code's generator grad_clip
 GEN_LR = 0.01          # reference code's generator learning rate
 NAIVE_D_BATCH = 64     # the popular implementation scores each rollout batch of 64 in one D forward
@@ -217,7 +221,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--memory-budget-mb", type=float, default=1024.0,
                    help="the batched reward pass's memory budget (runtime.memory_budget_mb; default 1024)")
     p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    add_max_steal_option(p)
     args = p.parse_args(argv)
+    args.max_steal = max_steal(args)
     args.batch = args.batch or (16 if args.quick else 64)
     args.rollout_num = args.rollout_num or (2 if args.quick else 16)
     args.repeats = (1 if args.quick else 3) if args.repeats is None else args.repeats
@@ -246,6 +252,9 @@ def markdown(env: dict[str, Any], args: argparse.Namespace, results: dict[str, A
         f"({results['d_features']} features, {results['d_flops_per_sequence'] / 1e6:.2f} MFLOP/sequence)",
         f"- repeats {args.repeats} per path after 1 warm-up, paths interleaved; each row is the repeat with the median total",
         f"- fp32 matmul {MATMUL_N}x{MATMUL_N} @ {MATMUL_N}x{MATMUL_N}: {peak:.1f} GFLOP/s (median of 3)",
+        steal_note(args.max_steal),
+        "- steal during the timed steps (median / max over repeats): "
+        + " · ".join(f"{k} {steal_pct(results['paths'][k]['steal'])}" for k in ("batched", "naive")),
         "",
         "| metric | batched | naive | naive / batched |",
         "|---|---:|---:|---:|",
@@ -292,6 +301,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
     env = environment()
 
+    wait_for_quiet(args.max_steal)
     peak = matmul_gflops()
     generator0 = Generator(args.vocab, args.emb, args.hidden, args.seq_len)
     discriminator = Discriminator(args.vocab, args.seq_len)
@@ -302,10 +312,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for path in paths:  # warm-up: allocator, oneDNN primitive caches, lazy init
         run_step(path, Y)
     steps: dict[str, list[StepTiming]] = {path.name: [] for path in paths}
+    steals: dict[str, list[float | None]] = {path.name: [] for path in paths}
     for i in range(args.repeats):
         # Interleave and alternate the order so drifting background load hits both paths alike.
         for path in paths if i % 2 == 0 else paths[::-1]:
-            steps[path.name].append(run_step(path, Y))
+            wait_for_quiet(args.max_steal)
+            with StealMeter() as steal:
+                steps[path.name].append(run_step(path, Y))
+            steals[path.name].append(steal.fraction)
 
     # One more, untimed batched pass: the profiler that counts allocations slows it down (and the naive
     # path's ~10^5 small ops by minutes, so its memory is not measured).
@@ -336,6 +350,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "d_gflops": d_gflops,
             "d_fraction_of_peak": d_gflops / peak,
             "reward_peak_mib": peak_mib[name],
+            "steal_runs": steals[name],
+            "steal": steal_summary(steals[name]),
         }
     results["speedup_total"] = results["paths"]["naive"]["median"]["total_s"] / results["paths"]["batched"]["median"]["total_s"]
 

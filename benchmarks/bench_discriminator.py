@@ -23,7 +23,6 @@ import argparse
 import copy
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from seqgan.discriminator import Discriminator, reference_forward
 # Running as a script already puts benchmarks/ on sys.path; this also covers importing the module from elsewhere.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_adversarial_step import discriminator_flops_per_sequence, emit, environment, fmt_s, header, matmul_gflops, run_config  # noqa: E402
+from timing import add_max_steal_option, max_steal, steal_note, steal_pct, steal_summary, time_interleaved, wait_for_quiet  # noqa: E402
 
 try:
     import resource
@@ -129,26 +129,14 @@ def score_run(path: str, d0: Discriminator, data_NxT: torch.Tensor, batch: int) 
     return baseline_prob_real
 
 
-def time_workload(prepare: Callable[[str, bool], Callable[[], float]], repeats: int) -> dict[str, Any]:
-    """Warm-up per path, then interleaved repeats in alternating order: seconds, checks, page faults per run."""
-    for path in PATHS:
-        prepare(path, True)()
-    runs: dict[str, dict[str, list[float]]] = {p: {"seconds": [], "check": [], "faults": []} for p in PATHS}
-    for i in range(repeats):
-        # Alternate the order so drifting background load hits both paths alike.
-        for path in PATHS if i % 2 == 0 else PATHS[::-1]:
-            call = prepare(path, False)
-            faults0 = minor_faults()
-            t0 = time.perf_counter()
-            check = call()
-            runs[path]["seconds"].append(time.perf_counter() - t0)
-            runs[path]["check"].append(check)
-            if faults0 is not None:
-                runs[path]["faults"].append(minor_faults() - faults0)
+def time_workload(prepare: Callable[[str, bool], Callable[[], float]], repeats: int, max_steal: float) -> dict[str, Any]:
+    """All paths interleaved (`timing.time_interleaved`): median seconds, checks, page faults and steal per path."""
+    runs = time_interleaved(PATHS, prepare, repeats, max_steal, counter=minor_faults)
     out: dict[str, Any] = {}
     for path, r in runs.items():
-        out[path] = {"median_s": statistics.median(r["seconds"]), "repeats_s": r["seconds"], "check": r["check"][-1],
-                     "minor_faults": statistics.median(r["faults"]) if r["faults"] else None}
+        out[path] = {"median_s": statistics.median(r["seconds"]), "repeats_s": r["seconds"], "check": r["result"][-1],
+                     "minor_faults": statistics.median(r["counted"]) if r["counted"] else None,
+                     "steal_runs": r["steal"], "steal": steal_summary(r["steal"])}
     for base in BASELINES:
         paired = [b / new for b, new in zip(runs[base]["seconds"], runs["new"]["seconds"])]
         out[base]["ratio_of_medians"] = out[base]["median_s"] / out["new"]["median_s"]
@@ -169,10 +157,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=3, help="timed repeats per path after one warm-up; median reported")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--seed", type=int, default=0)
+    add_max_steal_option(p)
     p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = p.parse_args(argv)
     args.train_sequences = args.sequences or (640 if args.quick else D_EPOCH_REF)
     args.score_sequences = args.sequences or (4096 if args.quick else D_EPOCH_REF)
+    args.max_steal = max_steal(args)
     if args.repeats < 1:
         p.error("--repeats must be >= 1")
     if args.train_sequences < 2 or args.batch < 1 or args.score_batch < 1:
@@ -192,6 +182,10 @@ def markdown(env: dict[str, Any], args: argparse.Namespace, results: dict[str, A
         f"before and after the workloads ({', '.join(f'{r:.1f}' for r in results['matmul_gflops_runs'])}): the reference "
         "for '% of matmul rate'. Absolute seconds move with other load on the machine; the ratio, from interleaved "
         "runs, is the steadier figure.",
+        steal_note(args.max_steal),
+        "- steal during the timed runs (median / max over runs): " + "; ".join(
+            f"{name}: " + " · ".join(f"{p} {steal_pct(r[p]['steal'])}" for p in PATHS)
+            for name, r in results["workloads"].items()),
         "",
         "| workload | sequences timed | new (s) | reference (s) | ref / new | conv2d (s) | conv2d / new "
         "| new, per 20,000 (s) | GFLOP per 20,000 | new GFLOP/s | % of matmul rate: new / ref / conv2d "
@@ -234,6 +228,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
     env = environment()
     matmul_n = 1024 if args.quick else 2048
+    wait_for_quiet(args.max_steal)
     rates = [matmul_gflops(matmul_n)]  # measured again after the workloads: the higher one is the reference
 
     gen = torch.Generator().manual_seed(args.seed)
@@ -266,7 +261,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     for name, (title, sequences, gflop, check_label, prepare) in workloads.items():
         results["workloads"][name] = {"title": title, "sequences": sequences, "gflop": gflop, "check_label": check_label,
-                                      **time_workload(prepare, args.repeats)}
+                                      **time_workload(prepare, args.repeats, args.max_steal)}
+    wait_for_quiet(args.max_steal)
     rates.append(matmul_gflops(matmul_n))
     results["matmul_gflops_runs"] = rates
     results["matmul_gflops"] = max(rates)  # background load only ever slows a measurement down

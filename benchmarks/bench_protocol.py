@@ -29,6 +29,7 @@ from seqgan.train import SeqGANTrainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_adversarial_step import emit, environment, matmul_gflops  # noqa: E402
+from timing import StealMeter, add_max_steal_option, max_steal, steal_note, steal_pct, steal_summary, wait_for_quiet  # noqa: E402
 
 
 def evaluations(total: int, every: int) -> int:
@@ -36,15 +37,18 @@ def evaluations(total: int, every: int) -> int:
     return sum(1 for i in range(total) if i % every == 0 or i == total - 1)
 
 
-def timed(fn: Callable[[], Any], repeats: int) -> list[float]:
-    """Wall times of `repeats` calls after one warm-up call."""
+def timed(fn: Callable[[], Any], repeats: int, steal_limit: float) -> tuple[list[float], list[float | None]]:
+    """Wall times of `repeats` calls after one warm-up call, each after waiting for a quiet machine; and their steal."""
     fn()
-    out = []
+    seconds, steals = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
+        wait_for_quiet(steal_limit)
+        with StealMeter() as steal:
+            start = time.perf_counter()
+            fn()
+            seconds.append(time.perf_counter() - start)
+        steals.append(steal.fraction)
+    return seconds, steals
 
 
 def schedule(cfg: Config) -> dict[str, int]:
@@ -63,7 +67,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--repeats", type=int, default=None, help="timed repeats per piece (default 3; 1 with --quick)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--json", type=Path, default=None)
+    add_max_steal_option(p)
     args = p.parse_args(argv)
+    args.max_steal = max_steal(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     repeats = args.repeats or (1 if args.quick else 3)
@@ -79,22 +85,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "g_step": (f"one g-step ({cfg.generator.batch_size} sequences × {t.rollout_num} rollouts)", trainer.g_step),
         "rollout_sync": ("G_β sync", lambda: trainer.rollout.update(trainer.generator)),
     }
+    wait_for_quiet(args.max_steal)
     env = {**environment(), "matmul_gflops": matmul_gflops()}
     counts = schedule(cfg)
     rows: dict[str, Any] = {}
     for key, (title, fn) in pieces.items():
-        times = timed(fn, repeats)
+        times, steals = timed(fn, repeats, args.max_steal)
         median = statistics.median(times)
-        rows[key] = {"title": title, "times_s": times, "median_s": median, "count": counts[key], "total_s": median * counts[key]}
+        rows[key] = {"title": title, "times_s": times, "median_s": median, "count": counts[key], "total_s": median * counts[key],
+                     "steal_runs": steals, "steal": steal_summary(steals)}
     total = sum(r["total_s"] for r in rows.values())
     results = {"env": env, "preset": "tiny" if args.quick else "paper", "repeats": repeats, "pieces": rows,
                "protocol_s": total}
     lines = [f"Machine: {env['cpu_model']}, {env['torch_threads']} threads, torch {env['torch_version']}; "
              f"matmul {env['matmul_gflops']:.0f} GFLOP/s; {env['date_utc']}; `{env['command']}`", "",
-             "| piece | median (s) | times in the protocol | protocol total (s) |", "|---|---:|---:|---:|"]
+             steal_note(args.max_steal), "",
+             "| piece | median (s) | steal while timed (median / max) | times in the protocol | protocol total (s) |",
+             "|---|---:|---:|---:|---:|"]
     for r in rows.values():
-        lines.append(f"| {r['title']} | {r['median_s']:.3f} | {r['count']} | {r['total_s']:.0f} |")
-    lines.append(f"| **whole `{results['preset']}` protocol (extrapolated)** | | | **{total:.0f} s = {total / 3600:.2f} h** |")
+        lines.append(f"| {r['title']} | {r['median_s']:.3f} | {steal_pct(r['steal'])} | {r['count']} | {r['total_s']:.0f} |")
+    lines.append(f"| **whole `{results['preset']}` protocol (extrapolated)** | | | | **{total:.0f} s = {total / 3600:.2f} h** |")
     return emit("\n".join(lines), results, args.json)
 
 

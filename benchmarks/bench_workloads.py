@@ -24,7 +24,6 @@ import argparse
 import copy
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from seqgan.oracle import PAPER_VOCAB, Oracle
 # Running as a script already puts benchmarks/ on sys.path; this also covers importing the module from elsewhere.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_adversarial_step import discriminator_flops_per_sequence, emit, environment, fmt_s, header, matmul_gflops, run_config  # noqa: E402
+from timing import add_max_steal_option, max_steal, steal_note, steal_pct, steal_summary, time_interleaved, wait_for_quiet  # noqa: E402
 
 WORKLOADS = ("sample", "mle", "nll", "disc")
 GEN_LR = 0.01          # reference code's generator learning rate
@@ -219,24 +219,13 @@ def disc_workload(args: argparse.Namespace, real: torch.Tensor, fake: torch.Tens
 
 # ---- timing and output ---------------------------------------------------------------------------------
 
-def time_workload(w: Workload, repeats: int) -> dict[str, Any]:
-    """Warm-up per path, then interleaved repeats in alternating order; median seconds (unscaled) and checks."""
-    paths = [("fast", True), ("naive", False)]
-    for _, fast in paths:
-        w.prepare(fast, True)()
-    runs: dict[str, list[float]] = {"fast": [], "naive": []}
-    checks: dict[str, list[float]] = {"fast": [], "naive": []}
-    for i in range(repeats):
-        # Alternate the order so drifting background load hits both paths alike.
-        for name, fast in paths if i % 2 == 0 else paths[::-1]:
-            call = w.prepare(fast, False)
-            t0 = time.perf_counter()
-            out = call()
-            runs[name].append(time.perf_counter() - t0)
-            checks[name].append(w.check(out))
+def time_workload(w: Workload, repeats: int, max_steal: float) -> dict[str, Any]:
+    """Both paths interleaved (`timing.time_interleaved`): median seconds (unscaled), checks and steal per path."""
+    runs = time_interleaved(("fast", "naive"), lambda name, warmup: w.prepare(name == "fast", warmup), repeats, max_steal)
     return {
-        name: {"median_s": statistics.median(runs[name]), "repeats_s": runs[name], "check": checks[name][-1]}
-        for name in runs
+        name: {"median_s": statistics.median(r["seconds"]), "repeats_s": r["seconds"], "check": w.check(r["result"][-1]),
+               "steal_runs": r["steal"], "steal": steal_summary(r["steal"])}
+        for name, r in runs.items()
     }
 
 
@@ -250,6 +239,10 @@ def markdown(env: dict[str, Any], args: argparse.Namespace, results: dict[str, A
         "paths interleaved; median reported",
         f"- fp32 matmul {results['matmul_n']}² @ {results['matmul_n']}²: {peak:.1f} GFLOP/s (median of 3) — the "
         "reference for '% of matmul rate'",
+        steal_note(args.max_steal),
+        "- steal during the timed runs (median / max over runs): " + "; ".join(
+            f"{name}: fast {steal_pct(r['fast']['steal'])} · naive {steal_pct(r['naive']['steal'])}"
+            for name, r in results["workloads"].items()),
         "",
         "| workload | fast path | naive path | fast (s) | naive (s) | naive / fast | GFLOP (est.) | fast GFLOP/s "
         "| fast % of matmul rate | check: fast / naive |",
@@ -289,12 +282,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="timed repeats per path after one warm-up; median reported (default 3; 1 with --quick)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--seed", type=int, default=0)
+    add_max_steal_option(p)
     p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = p.parse_args(argv)
     args.vocab = args.vocab or (500 if args.quick else PAPER_VOCAB)
     args.sequences = args.sequences or (1000 if args.quick else 10_000)
     args.d_sequences = args.d_sequences or (512 if args.quick else D_EPOCH_REF)
     args.repeats = (1 if args.quick else 3) if args.repeats is None else args.repeats
+    args.max_steal = max_steal(args)
     args.only = WORKLOADS if args.only is None else tuple(s.strip() for s in args.only.split(",") if s.strip())
     if unknown := [s for s in args.only if s not in WORKLOADS]:
         p.error(f"--only: unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
@@ -312,6 +307,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
     env = environment()
     matmul_n = 1024 if args.quick else 2048
+    wait_for_quiet(args.max_steal)
     peak = matmul_gflops(matmul_n)
 
     # The paper's oracle only exists at vocab 5000; other vocabularies (--quick) get a random one of the paper's shape.
@@ -343,12 +339,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if name not in args.only:
             continue
         w = builders[name]()
-        timing = time_workload(w, args.repeats)
+        timed = time_workload(w, args.repeats, args.max_steal)
         results["workloads"][name] = {
             "title": w.title, "fast_label": w.fast_label, "naive_label": w.naive_label, "check_label": w.check_label,
             "sequences": w.sequences, "scale": w.scale, "gflop": w.gflop, "note": w.note,
-            **timing,
-            "speedup": timing["naive"]["median_s"] / timing["fast"]["median_s"],
+            **timed,
+            "speedup": timed["naive"]["median_s"] / timed["fast"]["median_s"],
         }
 
     return emit(markdown(env, args, results), results, args.json)

@@ -1,0 +1,139 @@
+"""Timing on a shared machine: interleaved runs of several paths, each after waiting for a quiet moment.
+
+Hypervisor steal time is how much of a timed run this virtual machine's CPUs spent waiting for the host.
+
+On a shared virtual machine the host runs other guests on our cores; /proc/stat counts that time as "steal".
+This project's 2-core machine showed up to 64% steal, which slows a timed run by as much and leaves its own
+co-tenant's cache and memory traffic behind. The benchmarks therefore (1) wait, before each timed run, until a
+short busy probe sees little steal, and (2) record the steal during the run, so that every figure says how
+quiet the machine was while it was measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import torch
+
+PROC_STAT = Path("/proc/stat")
+PROBE_N = 512  # the probe's matmul: long enough to keep both cores busy, short enough to check often
+
+
+def add_max_steal_option(parser: argparse.ArgumentParser) -> None:
+    """--max-steal, for a benchmark's argument parser; resolve it with `max_steal(args)`."""
+    parser.add_argument("--max-steal", type=float, default=None,
+                        help="before each timed run, wait (up to 60 s) until a busy probe sees at most this share of CPU "
+                             "time stolen by the hypervisor; 1 turns the wait off (default 0.1; 1 with --quick)")
+
+
+def max_steal(args: argparse.Namespace) -> float:
+    """The --max-steal to use: as given, else no wait for --quick runs and 10% otherwise."""
+    return (1.0 if args.quick else 0.1) if args.max_steal is None else args.max_steal
+
+
+def steal_note(threshold: float) -> str:
+    """The line a results table prints about the wait."""
+    if threshold >= 1:
+        return "- no wait for a quiet machine (--max-steal 1)"
+    return f"- each timed run waited (up to 60 s) for a busy probe to see at most {100 * threshold:.0f}% hypervisor steal"
+
+
+def steal_pct(summary: dict[str, float | None]) -> str:
+    """'median% / max%' of a `steal_summary`."""
+    if summary["median"] is None:
+        return "unknown"
+    return f"{100 * summary['median']:.0f}% / {100 * summary['max']:.0f}%"
+
+
+def cpu_jiffies() -> tuple[int, int] | None:
+    """(steal, total) clock ticks of all CPUs since boot, or None where /proc/stat has no steal column."""
+    try:
+        fields = PROC_STAT.read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    if fields[0] != "cpu" or len(fields) < 9:
+        return None
+    ticks = [int(x) for x in fields[1:9]]  # user nice system idle iowait irq softirq steal (guest time is in user)
+    return ticks[7], sum(ticks)
+
+
+class StealMeter:
+    """`with StealMeter() as m: ...` → `m.fraction`: the share of all CPU time stolen during the block (None if unknown)."""
+
+    def __init__(self) -> None:
+        self.fraction: float | None = None
+        self._start: tuple[int, int] | None = None
+
+    def __enter__(self) -> StealMeter:
+        self._start = cpu_jiffies()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        end = cpu_jiffies()
+        if self._start is not None and end is not None and end[1] > self._start[1]:
+            self.fraction = (end[0] - self._start[0]) / (end[1] - self._start[1])
+
+
+def probe_steal(seconds: float) -> float | None:
+    """Steal while the process keeps its threads busy for `seconds` (idle CPUs accrue no steal, so the probe works)."""
+    a = torch.randn(PROBE_N, PROBE_N)
+    with StealMeter() as meter:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            a @ a
+    return meter.fraction
+
+
+def wait_for_quiet(max_steal: float, timeout_s: float = 60.0, probe_s: float = 1.0) -> float | None:
+    """Probe until the steal is at most `max_steal` or `timeout_s` has passed; returns the last probe's steal.
+
+    `max_steal` ≥ 1 turns the wait off (no probe: returns None); so does a system without a steal counter."""
+    if max_steal >= 1.0 or cpu_jiffies() is None:
+        return None
+    deadline = time.perf_counter() + timeout_s
+    while True:
+        steal = probe_steal(probe_s)
+        if steal is None or steal <= max_steal or time.perf_counter() >= deadline:
+            return steal
+
+
+def steal_summary(fractions: list[float | None]) -> dict[str, float | None]:
+    """Median and max steal over timed runs (None where it was not measured)."""
+    known = sorted(f for f in fractions if f is not None)
+    if not known:
+        return {"median": None, "max": None}
+    return {"median": known[len(known) // 2], "max": known[-1]}
+
+
+def time_interleaved(paths: Sequence[str], prepare: Callable[[str, bool], Callable[[], Any]], repeats: int,
+                     max_steal: float, counter: Callable[[], int | None] | None = None) -> dict[str, dict[str, list[Any]]]:
+    """One warm-up per path, then `repeats` rounds running every path once, the order reversed every other round
+    so that drifting background load hits all paths alike. `prepare(path, warmup)` builds a run outside the
+    timing; each timed run first waits for a quiet machine (`wait_for_quiet(max_steal)`).
+
+    Per path: "seconds", "result" (what the run returned), "steal" (its steal fraction) and, with a `counter`
+    (e.g. page faults so far), "counted": the counter's increase over the run."""
+    for path in paths:
+        prepare(path, True)()
+    runs: dict[str, dict[str, list[Any]]] = {p: {"seconds": [], "result": [], "steal": [], "counted": []} for p in paths}
+    for i in range(repeats):
+        for path in paths if i % 2 == 0 else paths[::-1]:
+            call = prepare(path, False)
+            wait_for_quiet(max_steal)
+            count0 = counter() if counter is not None else None
+            with StealMeter() as steal:
+                t0 = time.perf_counter()
+                result = call()
+                seconds = time.perf_counter() - t0
+            run = runs[path]
+            run["seconds"].append(seconds)
+            run["result"].append(result)
+            run["steal"].append(steal.fraction)
+            if count0 is not None:
+                run["counted"].append(counter() - count0)
+    return runs
