@@ -129,6 +129,58 @@ def score_run(path: str, d0: Discriminator, data_NxT: torch.Tensor, batch: int) 
     return baseline_prob_real
 
 
+def step_gemms(d: Discriminator, batch: int, seq_len: int) -> Callable[[], None]:
+    """The matrix products of one training step of `d`, alone: the same shapes and layouts as `Discriminator.forward`
+    and `_ConvMaxPool`'s backward (windows as row/column prefixes of one buffer) and the highway and output layers
+    forward and backward, on random data. Their time is the floor of this formulation on this machine, at the
+    rate MKL reaches on these shapes (skinny convolution GEMMs, 64-row highway GEMMs)."""
+    n_win = max(seq_len - w + 1 for w in d.widths)
+    win = torch.randn(n_win * batch, max(d.widths) * d.embedding.embedding_dim)
+    convs = []
+    for conv in d.convs:
+        filters, emb, width = conv.weight.shape
+        rows = (seq_len - width + 1) * batch
+        convs.append((win[:rows, :width * emb], torch.randn(filters, width * emb), torch.randn(rows, filters)))
+    f_tot = d.highway_h.in_features
+    x = torch.randn(batch, f_tot)
+    linears = [(torch.randn(layer.out_features, f_tot), torch.randn(batch, layer.out_features))
+               for layer in (d.highway_h, d.highway_t, d.out)]
+
+    def run() -> None:
+        for a, w, dy in convs:
+            torch.mm(a, w.t())     # forward
+            torch.mm(dy.t(), a)    # weight gradient
+            a.addmm_(dy, w, beta=0.0)  # window gradient, written over the windows as in the step
+        for w, dy in linears:
+            torch.mm(x, w.t())
+            torch.mm(dy, w)
+            torch.mm(dy.t(), x)
+
+    return run
+
+
+def time_floor(d0: Discriminator, args: argparse.Namespace, steps: int) -> dict[str, Any]:
+    """The measured floor of `steps` training steps: their GEMMs alone, and fused Adam alone over D's parameters."""
+    gemms = step_gemms(d0, args.batch, args.seq_len)
+    d = copy.deepcopy(d0)
+    for p in d.parameters():
+        p.grad = torch.randn_like(p)
+    opt = torch.optim.Adam(d.parameters(), lr=D_LR, fused=True)
+
+    def prepare(path: str, warmup: bool) -> Callable[[], None]:
+        fn = gemms if path == "gemms" else opt.step
+        count = 2 if warmup else steps
+
+        def run() -> None:
+            for _ in range(count):
+                fn()
+        return run
+
+    runs = time_interleaved(("gemms", "adam"), prepare, args.repeats, args.max_steal)
+    return {path: {"median_s": statistics.median(r["seconds"]), "repeats_s": r["seconds"],
+                   "steal": steal_summary(r["steal"])} for path, r in runs.items()}
+
+
 def time_workload(prepare: Callable[[str, bool], Callable[[], float]], repeats: int, max_steal: float) -> dict[str, Any]:
     """All paths interleaved (`timing.time_interleaved`): median seconds, checks, page faults and steal per path."""
     runs = time_interleaved(PATHS, prepare, repeats, max_steal, counter=minor_faults)
@@ -205,7 +257,24 @@ def markdown(env: dict[str, Any], args: argparse.Namespace, results: dict[str, A
             f"| {ref['median_paired_ratio']:.2f}x | {fmt_s(c2d['median_s'])} | {c2d['median_paired_ratio']:.2f}x "
             f"| {fmt_s(new['median_s'] * scale)} | {gflop * scale:.1f} | {gflop / new['median_s']:.1f} | {shares} "
             f"| {faults} | {r['check_label']}: {checks} |")
+    train, floor = results["workloads"]["train"], results["floor"]
+    floor_s = floor["gemms"]["median_s"] + floor["adam"]["median_s"]
+    scale = D_EPOCH_REF / train["sequences"]
     lines += [
+        "",
+        f"Measured floor of the training epoch ({floor['steps']} steps of batch {args.batch}, the same as the timed "
+        "epoch), timed interleaved in the same run:",
+        "",
+        "| piece | seconds | per 20,000 (s) | GFLOP/s | % of matmul rate | steal (median / max) |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| the step's GEMMs alone (same shapes and layouts) | {fmt_s(floor['gemms']['median_s'])} "
+        f"| {fmt_s(floor['gemms']['median_s'] * scale)} | {train['gflop'] / floor['gemms']['median_s']:.1f} "
+        f"| {100 * train['gflop'] / floor['gemms']['median_s'] / peak:.1f}% | {steal_pct(floor['gemms']['steal'])} |",
+        f"| fused Adam alone over the {floor['parameters'] / 1e6:.2f}M parameters | {fmt_s(floor['adam']['median_s'])} "
+        f"| {fmt_s(floor['adam']['median_s'] * scale)} | — | — | {steal_pct(floor['adam']['steal'])} |",
+        f"| **floor (sum)** | **{fmt_s(floor_s)}** | **{fmt_s(floor_s * scale)}** | | | |",
+        f"| new: the whole epoch | {fmt_s(train['new']['median_s'])} | {fmt_s(train['new']['median_s'] * scale)} "
+        f"| | | new / floor = **{train['new']['median_s'] / floor_s:.2f}x** |",
         "",
         "Notes:",
         f"- **train**: batch {args.batch}, Adam(fused=True) lr {D_LR}, dropout on, zero_grad(set_to_none=True); "
@@ -262,6 +331,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name, (title, sequences, gflop, check_label, prepare) in workloads.items():
         results["workloads"][name] = {"title": title, "sequences": sequences, "gflop": gflop, "check_label": check_label,
                                       **time_workload(prepare, args.repeats, args.max_steal)}
+    steps = -(-n_train // args.batch)
+    results["floor"] = {"steps": steps, "parameters": sum(p.numel() for p in d0.parameters()),
+                        **time_floor(d0, args, steps)}
     wait_for_quiet(args.max_steal)
     rates.append(matmul_gflops(matmul_n))
     results["matmul_gflops_runs"] = rates
