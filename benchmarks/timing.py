@@ -81,7 +81,8 @@ class StealMeter:
 
 def probe_steal(seconds: float) -> float | None:
     """Steal while the process keeps its threads busy for `seconds` (idle CPUs accrue no steal, so the probe works)."""
-    a = torch.randn(PROBE_N, PROBE_N)
+    # Its own generator: a probe between a run's seeding and its timing must not move the global RNG (dropout masks).
+    a = torch.randn(PROBE_N, PROBE_N, generator=torch.Generator().manual_seed(0))
     with StealMeter() as meter:
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
