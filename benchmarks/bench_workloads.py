@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from seqgan.discriminator import Discriminator
+from seqgan.fused import augment, block_rows
 from seqgan.generator import Generator, LSTMPolicy
 from seqgan.oracle import PAPER_VOCAB, Oracle
 
@@ -217,6 +218,39 @@ def disc_workload(args: argparse.Namespace, real: torch.Tensor, fake: torch.Tens
              + ". FLOPs: 3x the forward's conv + highway + output layers.")
 
 
+def mle_floor(args: argparse.Namespace, generator0: Generator, batches: int) -> dict[str, Any]:
+    """The measured floor of the MLE epoch: its three projection GEMMs alone (the fused loss's shapes and layouts:
+    logits, the hidden-state gradient and the output-layer gradient, per block of rows), and the same plus one exp
+    pass over the logits (the least softmax work there is), on random data, interleaved, `batches` batches each."""
+    rows = args.batch * args.seq_len
+    h_aug, w_aug = augment(torch.randn(rows, args.hidden), generator0.output.weight.detach(), generator0.output.bias.detach())
+    weight_VxH = generator0.output.weight.detach()
+    step = block_rows(h_aug.device)
+    buf = torch.empty(min(step, rows), args.vocab)
+    grad_h, grad_w_aug = torch.empty(rows, args.hidden), torch.zeros_like(w_aug)
+
+    def batch(with_exp: bool) -> None:
+        for lo in range(0, rows, step):
+            hi = min(lo + step, rows)
+            logits = torch.mm(h_aug[lo:hi], w_aug, out=buf[:hi - lo])
+            if with_exp:
+                logits.exp_()
+            torch.mm(logits, weight_VxH, out=grad_h[lo:hi])
+            grad_w_aug.addmm_(h_aug[lo:hi].T, logits)
+
+    def prepare(path: str, warmup: bool) -> Callable[[], None]:
+        count = 2 if warmup else batches
+
+        def run() -> None:
+            for _ in range(count):
+                batch(path == "gemms+exp")
+        return run
+
+    runs = time_interleaved(("gemms", "gemms+exp"), prepare, args.repeats, args.max_steal)
+    return {path: {"median_s": statistics.median(r["seconds"]), "repeats_s": r["seconds"], "steal": steal_summary(r["steal"])}
+            for path, r in runs.items()}
+
+
 # ---- timing and output ---------------------------------------------------------------------------------
 
 def time_workload(w: Workload, repeats: int, max_steal: float) -> dict[str, Any]:
@@ -259,6 +293,16 @@ def markdown(env: dict[str, Any], args: argparse.Namespace, results: dict[str, A
             f"| {fmt_s(naive['median_s'] * r['scale'])} | {naive['median_s'] / fast['median_s']:.2f}x "
             f"| {gflop} | {'—' if rate is None else f'{rate:.1f}'} | {frac} "
             f"| {r['check_label']}: {fast['check']:.4f} / {naive['check']:.4f} |")
+    if "mle_floor" in results:
+        mle, floor = results["workloads"]["mle"], results["mle_floor"]
+        lines += ["", f"Measured floor of the MLE epoch ({mle['sequences'] // args.batch} batches), timed interleaved in the "
+                  "same run:", "", "| piece | seconds | GFLOP/s | % of matmul rate | MLE epoch / piece | steal (median / max) |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for path, label in (("gemms", "the projection GEMMs alone (same shapes and blocks)"),
+                            ("gemms+exp", "the same plus one exp pass over the logits")):
+            sec = floor[path]["median_s"]
+            lines.append(f"| {label} | {fmt_s(sec)} | {mle['gflop'] / sec:.1f} | {100 * mle['gflop'] / sec / peak:.1f}% "
+                         f"| {mle['fast']['median_s'] / sec:.2f}x | {steal_pct(floor[path]['steal'])} |")
     lines += ["", "Notes:", *(f"- **{r['title']}**: {r['note']}" for r in results["workloads"].values() if r["note"])]
     return "\n".join(lines)
 
@@ -346,6 +390,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             **timed,
             "speedup": timed["naive"]["median_s"] / timed["fast"]["median_s"],
         }
+        if name == "mle":
+            results["mle_floor"] = mle_floor(args, generator, args.sequences // args.batch)
 
     return emit(markdown(env, args, results), results, args.json)
 
