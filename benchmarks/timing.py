@@ -1,12 +1,10 @@
 """Timing on a shared machine: interleaved runs of several paths, each after waiting for a quiet moment.
 
-Hypervisor steal time is how much of a timed run this virtual machine's CPUs spent waiting for the host.
-
-On a shared virtual machine the host runs other guests on our cores; /proc/stat counts that time as "steal".
-This project's 2-core machine showed up to 64% steal, which slows a timed run by as much and leaves its own
-co-tenant's cache and memory traffic behind. The benchmarks therefore (1) wait, before each timed run, until a
-short busy probe sees little steal, and (2) record the steal during the run, so that every figure says how
-quiet the machine was while it was measured.
+On a shared virtual machine the host runs other guests on our cores; /proc/stat counts the time our CPUs
+waited for it as "steal". This project's 2-core machine showed 50–100% steal at times, which slows a timed run
+by as much, and its co-tenants' cache and memory traffic slow it further without showing as steal. The
+benchmarks therefore (1) wait, before each timed run, until a short busy probe sees little steal, and (2) record
+the steal during the run, so that every figure says how quiet the machine was while it was measured.
 """
 
 from __future__ import annotations

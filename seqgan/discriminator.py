@@ -56,11 +56,13 @@ def _conv_outputs(win_PxNxK: torch.Tensor, width: int, weight_FxWE: torch.Tensor
     return torch.mm(a_SNxWE, weight_FxWE.t()).view(steps, N, -1)
 
 
-def _pooled(y_SxNxF: torch.Tensor, bias_F: torch.Tensor, out_NxF: torch.Tensor) -> None:
-    """out = relu(max_t y + b), which equals max_t relu(y_t + b): the pooled features, written into `out`."""
-    # Bias and ReLU after the max (b is the same at every t, relu is monotonic): N·F values touched, not P·N·F.
-    torch.add(y_SxNxF.amax(dim=0), bias_F, out=out_NxF)
-    out_NxF.clamp_min_(0.0)
+def _biased_relu(max_NxF: torch.Tensor, biases: list[torch.Tensor], out: torch.Tensor | None = None) -> torch.Tensor:
+    """relu(max_t y + b) for all widths' features at once (max_NxF: each width's max over time, side by side).
+
+    This equals max_t relu(y_t + b): b is the same at every t and relu is monotonic, so bias and ReLU touch
+    N·ΣF values after the max instead of P·N·ΣF before it.
+    """
+    return torch.add(max_NxF, torch.cat(biases), out=out).clamp_min_(0.0)
 
 
 def _dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -94,7 +96,7 @@ class _ConvMaxPool(torch.autograd.Function):
             taps.append(weight_FxWE)
             outputs.append(y_SxNxF)
             lo += len(bias_F)
-        feat_NxF = torch.add(best_NxF, torch.cat(biases)).clamp_min_(0.0)
+        feat_NxF = _biased_relu(best_NxF, biases)
         ctx.widths, ctx.seq_len, ctx.x_shape = widths, seq_len, x_NxTxE.shape
         ctx.save_for_backward(win_PxNxK, best_NxF, feat_NxF, *taps, *outputs)
         return feat_NxF
@@ -211,9 +213,9 @@ class Discriminator(nn.Module):
             out_NxF = feat_NxF[lo:lo + chunk]
             col = 0
             for width, weight_FxWE, bias_F in zip(self.widths, taps, biases):
-                _pooled(_conv_outputs(win_PxNxK, width, weight_FxWE, seq_len), bias_F, out_NxF[:, col:col + len(bias_F)])
+                torch.amax(_conv_outputs(win_PxNxK, width, weight_FxWE, seq_len), dim=0, out=out_NxF[:, col:col + len(bias_F)])
                 col += len(bias_F)
-        return feat_NxF
+        return _biased_relu(feat_NxF, biases, out=feat_NxF)
 
     def forward(self, tokens_NxT: torch.Tensor) -> torch.Tensor:
         """Class logits (fake, real): (N, 2)."""
@@ -291,13 +293,13 @@ class Discriminator(nn.Module):
                 col = 0
                 for width, weight_FxWE, bias_F, cummax_SxBxF in zip(self.widths, taps, biases, y_cummax):
                     start = max(0, t - width + 1)  # the first window of this width that reaches past the prefix
-                    best_NxF = _conv_outputs(win_PxNxK, width, weight_FxWE, seq_len - first, start - first).amax(dim=0)
+                    best_NxF = out_NxF[:, col:col + len(bias_F)]
+                    torch.amax(_conv_outputs(win_PxNxK, width, weight_FxWE, seq_len - first, start - first), dim=0, out=best_NxF)
                     if start > 0:  # windows 0..start−1 lie inside the prefix: Y's running max
                         torch.maximum(best_NxF, cummax_SxBxF[start - 1, seq_R[rows_N]], out=best_NxF)
-                    torch.add(best_NxF, bias_F, out=out_NxF[:, col:col + len(bias_F)]).clamp_min_(0.0)
                     col += len(bias_F)
                 feat_RxF[rows_N] = out_NxF
-        return feat_RxF
+        return _biased_relu(feat_RxF, biases, out=feat_RxF)
 
 
 class DiscriminatorReward:
