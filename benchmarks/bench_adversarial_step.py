@@ -303,8 +303,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     wait_for_quiet(args.max_steal)
     peak = matmul_gflops()
-    generator0 = Generator(args.vocab, args.emb, args.hidden, args.seq_len)
-    discriminator = Discriminator(args.vocab, args.seq_len)
+    generator0 = Generator(args.vocab, emb_dim=args.emb, hidden_dim=args.hidden, seq_len=args.seq_len)
+    discriminator = Discriminator(args.vocab, seq_len=args.seq_len)
     Y = generator0.sample(args.batch)  # shared by both paths; not part of the timed step
     paths = [make_path(name, generator0, discriminator, Y, args.rollout_num, args.memory_budget_mb)
              for name in ("batched", "naive")]

@@ -5,7 +5,7 @@
   (`Discriminator.prob_real` for the new path).
 
 new = `Discriminator.forward` (convolutions as one GEMM per width over shared time-major windows, max-pool backward
-from an indicator); reference = `seqgan.discriminator.reference_forward` (Conv1d per width → ReLU → amax), the code
+from an indicator); reference = `seqgan.kernels.conv.reference_forward` (Conv1d per width → ReLU → amax), the code
 before that change; conv2d = the layout of the popular PyTorch SeqGAN implementations (`nn.Conv2d(1, F, (w, E))`
 over the (N, 1, T, E) embeddings → ReLU → `F.max_pool1d` over time), with its own Conv2d parameters so that no
 re-layout is timed. All paths start from the same weights, data, batch order and RNG seed (so the same dropout
@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqgan.discriminator import Discriminator, reference_forward
+from seqgan.discriminator import Discriminator
+from seqgan.kernels.conv import reference_forward
 
 # Running as a script already puts benchmarks/ on sys.path; this also covers importing the module from elsewhere.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -131,7 +132,7 @@ def score_run(path: str, d0: Discriminator, data_NxT: torch.Tensor, batch: int) 
 
 def step_gemms(d: Discriminator, batch: int, seq_len: int) -> Callable[[], None]:
     """The matrix products of one training step of `d`, alone: the same shapes and layouts as `Discriminator.forward`
-    and `_ConvMaxPool`'s backward (windows as row/column prefixes of one buffer) and the highway and output layers
+    and `ConvMaxPool`'s backward (windows as row/column prefixes of one buffer) and the highway and output layers
     forward and backward, on random data. Their time is the floor of this formulation on this machine, at the
     rate MKL reaches on these shapes (skinny convolution GEMMs, 64-row highway GEMMs)."""
     n_win = max(seq_len - w + 1 for w in d.widths)
@@ -306,7 +307,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     labels = (torch.arange(n_train) < n_train // 2).long()
     order = torch.randperm(n_train, generator=gen)
     score_data = torch.randint(0, args.vocab, (n_score, args.seq_len), generator=gen)
-    d0 = Discriminator(args.vocab, args.seq_len)
+    d0 = Discriminator(args.vocab, seq_len=args.seq_len)
     flops_per_seq = discriminator_flops_per_sequence(d0, args.seq_len)
     warm = order[:min(n_train, WARMUP_SEQUENCES)]
 

@@ -33,8 +33,8 @@ import torch
 import torch.nn.functional as F
 
 from seqgan.discriminator import Discriminator
-from seqgan.fused import augment, block_rows
 from seqgan.generator import Generator, LSTMPolicy
+from seqgan.kernels.fused import augment, block_rows
 from seqgan.oracle import PAPER_VOCAB, Oracle
 
 # Running as a script already puts benchmarks/ on sys.path; this also covers importing the module from elsewhere.
@@ -183,7 +183,7 @@ def disc_workload(args: argparse.Namespace, real: torch.Tensor, fake: torch.Tens
     data = torch.cat([real[:n_real], fake[:n - n_real]])
     labels = torch.cat([torch.ones(n_real), torch.zeros(n - n_real)]).long()
     order = torch.randperm(n, generator=torch.Generator().manual_seed(args.seed))
-    d0 = Discriminator(args.vocab, args.seq_len)
+    d0 = Discriminator(args.vocab, seq_len=args.seq_len)
 
     def prepare(fast: bool, warmup: bool) -> Callable[[], Any]:
         d = copy.deepcopy(d0)
@@ -360,7 +360,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     else:
         oracle = Oracle.random(args.vocab, seq_len=args.seq_len, seed=args.seed)
         oracle_desc = f"Oracle.random({args.vocab}) (the paper oracle needs vocab {PAPER_VOCAB})"
-    generator = Generator(args.vocab, args.emb, args.hidden, args.seq_len)
+    generator = Generator(args.vocab, emb_dim=args.emb, hidden_dim=args.hidden, seq_len=args.seq_len)
     # Shared data, made once outside any timing: real = oracle samples, fake = G samples.
     n_data = max(args.sequences, args.d_sequences - args.d_sequences // 2)
     real, fake = oracle.sample(n_data), generator.sample(n_data)

@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--preset", choices=PRESET_NAMES, help="tiny (tests), small (CPU), paper (GPU); default small")
     src.add_argument("--config", type=Path, help="TOML config file")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
+    p.add_argument("--methods", metavar="ROWS", help="table1 only: comma-separated rows to train (default all: "
+                   "random, mle, ss, pg_bleu, seqgan, seqgan_rescale, maligan, dpgan)")
     p.add_argument("--out", type=Path, required=True, help="output folder (reused: finished runs are not redone)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -184,7 +186,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     bars = None if args.no_progress or args.quiet else ProgressBars()
     try:
         if args.experiment == "table1":
-            table1(cfg, args.seeds, args.out, callbacks=bars)
+            table1(cfg, args.seeds, args.out, methods=_table1_rows(args.methods), callbacks=bars)
         elif args.experiment == "ablation":
             result = ablation(cfg, args.out, callbacks=bars)
         else:
@@ -208,12 +210,28 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _table1_rows(spec: str | None) -> tuple[str, ...]:
+    from seqgan.errors import ConfigError
+    from seqgan.reproduce import TABLE1_ROWS
+
+    if not spec:
+        return tuple(TABLE1_ROWS)
+    rows = tuple(r.strip() for r in spec.split(",") if r.strip())
+    unknown = [r for r in rows if r not in TABLE1_ROWS]
+    if unknown or not rows:
+        raise ConfigError(f"--methods: unknown row(s) {', '.join(unknown) or '(none given)'}; "
+                          f"rows: {', '.join(TABLE1_ROWS)}")
+    return rows
+
+
 def format_summary(summary: dict[str, Any], run_dir: Path) -> str:
     def fmt(x: float | None) -> str:
         return "-" if x is None else f"{x:.3f}"
 
-    name = {"seqgan": "SeqGAN", "mle": "MLE (continued)", "ss": "Scheduled Sampling", "pg_bleu": "PG-BLEU",
-            "random": "Random"}.get(summary["method"], summary["method"])
+    from seqgan.methods import METHODS
+
+    method = METHODS.get(summary["method"])
+    name = method.label if method is not None else summary["method"]
     metric = summary.get("metric", "nll_oracle")
     label = {"nll_oracle": "NLL_oracle", "nll_test": "NLL_test"}.get(metric, metric)
     rows = [("after MLE pretraining", summary[f"{metric}_pretrained"]), (f"after {name} (final)", summary[f"{metric}_final"]),

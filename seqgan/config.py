@@ -32,6 +32,12 @@ def _non_negative(section: str, **values: float) -> None:
         _check(value >= 0, f"{section}.{name} must be >= 0, got {value!r}")
 
 
+# The checks a method's config section uses in its own __post_init__ (seqgan/methods/*.py).
+check = _check
+positive = _positive
+non_negative = _non_negative
+
+
 @dataclass
 class OracleConfig:
     """The synthetic oracle: a fixed LSTM that writes the training data and scores the generator."""
@@ -163,21 +169,18 @@ class DiscriminatorConfig:
                "discriminator.filter_sizes and num_filters must hold positive integers")
 
 
-METHODS = ("seqgan", "mle", "ss", "pg_bleu", "random")
-
-
 @dataclass
 class TrainConfig:
-    """Algorithm 1: pretraining and the adversarial schedule."""
+    """Algorithm 1: pretraining and the adversarial schedule, shared by every method."""
 
     pretrain_epochs: int = 120
     """MLE pretraining epochs of G_θ over the real data."""
     d_pretrain_steps: int = 50
-    """Discriminator pretraining steps, each on fresh negatives."""
+    """Discriminator pretraining steps, each on fresh negatives (methods that train a discriminator)."""
     d_pretrain_epochs: int = 3
     """Epochs over real + fresh negatives per pretraining step."""
     adversarial_rounds: int = 200
-    """Adversarial rounds (the reference code's TOTAL_BATCH)."""
+    """Rounds of the method's training after pretraining (the reference code's TOTAL_BATCH)."""
     g_steps: int = 1
     """Policy-gradient steps of G_θ per round."""
     d_steps: int = 5
@@ -190,44 +193,35 @@ class TrainConfig:
     """r in β ← r·β + (1−r)·θ after each round; 0 makes G_β = G_θ."""
     num_negatives: int = 10_000
     """Generated sequences per d-step (balanced against as many real ones)."""
-    pg_baseline: str = "none"
-    """'none' (the paper) or 'mean': subtract the batch mean of Q at each step."""
+    advantage: str = "none"
+    """What multiplies log G_θ in the policy gradient, from the rewards Q (seqgan.rewards.ADVANTAGES): 'none' (the
+    paper: Q itself), 'mean' (Q minus the batch mean at each step), 'rescale' (LeakGAN's σ(δ·(0.5 − rank/B)) of each
+    reward's rank in the batch at each step), 'normalize' ((Q − mean) / std over the batch at each step) or
+    'importance' (MaliGAN's Q / ΣQ over the batch minus 1/B)."""
+    rescale_delta: float = 16.0
+    """δ of the 'rescale' advantage (the official LeakGAN code's 16: σ(16·x − 8))."""
     method: str = "seqgan"
-    """After MLE pretraining: 'seqgan', or a baseline: 'mle' (keep MLE), 'ss' (Scheduled Sampling),
-    'pg_bleu' (policy gradient with BLEU against the real data as the reward) or 'random' (untrained G)."""
-    pg_bleu_n: int = 4
-    """n of the BLEU-n reward of PG-BLEU."""
-    ss_schedule: str = "inverse_sigmoid"
-    """Scheduled Sampling's decay of the teacher-forcing probability: 'linear', 'exponential' or 'inverse_sigmoid'."""
-    ss_k: float = 1000.0
-    """k of the exponential (0 < k < 1, per step) or inverse-sigmoid (k >= 1, in steps) schedule; with 1000
-    the teacher-forcing probability is 0.98 after 3,000 steps, 0.66 after 6,240 (the small preset's
-    baseline phase) and 0.5 near step 6,900."""
-    ss_floor: float = 0.5
-    """Lowest teacher-forcing probability. An unconditional LM fed only its own samples while fitting
-    the true tokens learns noise (k = 100 with no floor took NLL_oracle from 9.03 to 10.13 in 20 epochs)."""
+    """What trains G_θ after MLE pretraining: a name from seqgan.methods (`seqgan train --help-config` lists them
+    with their sections)."""
     eval_every: int = 5
     """Evaluate NLL_oracle every this many epochs/rounds (and at the end of each phase)."""
     checkpoint_every: int = 5
     """Write the run checkpoint every this many epochs/rounds (and at the end of each phase)."""
 
     def __post_init__(self) -> None:
+        from seqgan.methods import method_names
+        from seqgan.rewards import ADVANTAGES
+
         _non_negative("train", pretrain_epochs=self.pretrain_epochs, d_pretrain_steps=self.d_pretrain_steps,
                       adversarial_rounds=self.adversarial_rounds, g_steps=self.g_steps, d_steps=self.d_steps)
         _positive("train", d_pretrain_epochs=self.d_pretrain_epochs, d_epochs=self.d_epochs,
                   rollout_num=self.rollout_num, num_negatives=self.num_negatives, eval_every=self.eval_every,
-                  checkpoint_every=self.checkpoint_every)
+                  checkpoint_every=self.checkpoint_every, rescale_delta=self.rescale_delta)
         _check(0 <= self.update_rate <= 1, f"train.update_rate must be in [0, 1], got {self.update_rate}")
-        _check(self.pg_baseline in ("none", "mean"), f"train.pg_baseline must be 'none' or 'mean', got {self.pg_baseline!r}")
-        _check(self.method in METHODS, f"train.method must be one of {', '.join(METHODS)}, got {self.method!r}")
-        _check(self.ss_schedule in ("linear", "exponential", "inverse_sigmoid"),
-               f"train.ss_schedule must be 'linear', 'exponential' or 'inverse_sigmoid', got {self.ss_schedule!r}")
-        if self.ss_schedule == "exponential":
-            _check(0 < self.ss_k < 1, f"train.ss_k must be in (0, 1) for the exponential schedule, got {self.ss_k}")
-        if self.ss_schedule == "inverse_sigmoid":
-            _check(self.ss_k >= 1, f"train.ss_k must be >= 1 for the inverse-sigmoid schedule, got {self.ss_k}")
-        _check(0 <= self.ss_floor <= 1, f"train.ss_floor must be in [0, 1], got {self.ss_floor}")
-        _check(1 <= self.pg_bleu_n <= 5, f"train.pg_bleu_n must be in 1..5, got {self.pg_bleu_n}")
+        _check(self.advantage in ADVANTAGES,
+               f"train.advantage must be one of {', '.join(ADVANTAGES)}, got {self.advantage!r}")
+        names = method_names()
+        _check(self.method in names, f"train.method must be one of {', '.join(names)}, got {self.method!r}")
 
 
 @dataclass
@@ -269,9 +263,26 @@ class Config:
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    methods: dict[str, Any] = field(default_factory=lambda: _default_method_sections())
+    """Each method's own section ([seqgan.methods registry]: e.g. [ss], [maligan]), by method name."""
+
+    def __post_init__(self) -> None:
+        from seqgan.methods import method_class
+
+        missing = {k: v for k, v in _default_method_sections().items() if k not in self.methods}
+        self.methods = {**self.methods, **missing}
+        method_class(self.train.method).validate(self)
+
+    @property
+    def method(self) -> Any:
+        """The selected method's own settings (None for a method without a section)."""
+        return self.methods.get(self.train.method)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Nested dicts; each method's section sits at the top level beside train, as in TOML."""
+        data = dataclasses.asdict(self)
+        methods = data.pop("methods")
+        return {**data, **methods}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> Config:
@@ -281,6 +292,7 @@ class Config:
     def override(self, assignments: list[str]) -> Config:
         """Apply `section.key=value` strings (values parsed as TOML, else taken as text)."""
         data = self.to_dict()
+        touched: set[str] = set()
         for item in assignments:
             key, sep, raw = item.partition("=")
             _check(bool(sep) and bool(key.strip()), f"--set expects key=value (e.g. train.rollout_num=8), got {item!r}")
@@ -292,7 +304,11 @@ class Config:
                 node = node[part]
             # An unknown final key is reported by from_dict, with a suggestion.
             node[path[-1]] = _parse_value(raw.strip())
-        return Config.from_dict(data, where="--set")
+            if len(path) > 1:
+                touched.add(f"{path[0]}.{path[1]}")
+        cfg = Config.from_dict(data, where="--set")
+        refuse_other_methods_settings(cfg, touched, "--set")
+        return cfg
 
 
 def _parse_value(raw: str) -> Any:
@@ -304,18 +320,31 @@ def _parse_value(raw: str) -> Any:
 
 def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     _check(isinstance(data, dict), f"{where}: expected a table of settings, got {type(data).__name__}")
-    known = {f.name: f for f in fields(cls)}
+    known = {f.name: f for f in fields(cls) if not (cls is Config and f.name == "methods")}
+    method_sections = _method_section_classes() if cls is Config else {}
     kwargs: dict[str, Any] = {}
+    methods: dict[str, Any] = {}
     for key, value in data.items():
+        if key in method_sections:
+            methods[key] = _build(method_sections[key], value, f"{where}.{key}")
+            continue
         if key not in known:
-            hint = difflib.get_close_matches(key, known, n=1)
-            suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; valid keys: {', '.join(known)}"
+            renamed = next((new for old, new in LEGACY_KEYS.items() if where.endswith(old.split(".")[0])
+                            and old.endswith("." + key)), None)
+            if renamed:
+                raise ConfigError(f"{where}: {key!r} was renamed {renamed!r} when methods got sections of their own; "
+                                  f"set {renamed} instead")
+            names = [*known, *method_sections]
+            hint = difflib.get_close_matches(key, names, n=1)
+            suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; valid keys: {', '.join(names)}"
             raise ConfigError(f"{where}: unknown setting {key!r}{suggestion}")
         f = known[key]
         if cls is Config and key in _SECTIONS:
             kwargs[key] = _build(_SECTIONS[key], value, f"{where}.{key}")
         else:
             kwargs[key] = _coerce(value, f, f"{where}.{key}")
+    if cls is Config:
+        kwargs["methods"] = methods
     try:
         return cls(**kwargs)
     except TypeError as exc:  # a missing/extra argument the checks above did not catch
@@ -338,6 +367,49 @@ def _coerce(value: Any, f: dataclasses.Field, where: str) -> Any:
         _check(isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value),
                f"{where} must be a list of integers, got {value!r}")
     return value
+
+
+def _method_section_classes() -> dict[str, type]:
+    """Method name → its config dataclass, for the methods that have settings of their own."""
+    from seqgan.methods import METHODS
+
+    return {name: cls.config for name, cls in METHODS.items() if cls.config is not None}
+
+
+def _default_method_sections() -> dict[str, Any]:
+    return {name: section() for name, section in _method_section_classes().items()}
+
+
+def refuse_other_methods_settings(cfg: Config, keys: set[str], where: str) -> None:
+    """A setting in another method's section than train.method's is a mistake: say whose it is."""
+    sections = _method_section_classes()
+    for key in sorted(keys):
+        section = key.split(".")[0]
+        if section in sections and section != cfg.train.method:
+            raise ConfigError(f"{where}: {key} is a setting of method {section!r}, but train.method is "
+                              f"{cfg.train.method!r}; add --set train.method={section!r} or drop the setting")
+
+
+# Settings of checkpoints and config files written before methods had sections of their own (format 1):
+# old key → new key. Values of an unselected method's old keys were shared defaults then; they are dropped.
+LEGACY_KEYS = {"train.ss_schedule": "ss.schedule", "train.ss_k": "ss.k", "train.ss_floor": "ss.floor",
+               "train.pg_bleu_n": "pg_bleu.n", "train.pg_baseline": "train.advantage"}
+
+
+def migrate_legacy(data: dict[str, Any]) -> dict[str, Any]:
+    """A config dict of seqgan 0.1 (checkpoint format 1) in today's layout."""
+    data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    train = data.get("train", {})
+    method = train.get("method", TrainConfig.method)
+    for old, new in LEGACY_KEYS.items():
+        section, key = old.split(".")
+        if key not in data.get(section, {}):
+            continue
+        value = data[section].pop(key)
+        new_section, new_key = new.split(".")
+        if new_section == "train" or new_section == method:
+            data.setdefault(new_section, {})[new_key] = value
+    return data
 
 
 _SECTIONS: dict[str, type] = {
@@ -402,9 +474,14 @@ def load_config(path: str | Path, base: Config | None = None) -> Config:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
     name = data.pop("preset", None)
+    if any(old.split(".")[1] in data.get(old.split(".")[0], {}) for old in LEGACY_KEYS):
+        data = migrate_legacy(data)
     start = preset(name) if name is not None else (base or Config())
     merged = _merge(start.to_dict(), data)
-    return Config.from_dict(merged, where=str(path))
+    cfg = Config.from_dict(merged, where=str(path))
+    refuse_other_methods_settings(cfg, {f"{k}.{key}" for k, v in data.items() if isinstance(v, dict) for key in v},
+                                  str(path))
+    return cfg
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -418,7 +495,10 @@ def to_toml(cfg: Config) -> str:
     """Write a config as TOML (flat sections of scalars and lists)."""
     data = cfg.to_dict()
     lines = [f"seed = {data.pop('seed')}", ""]
+    others = set(_method_section_classes()) - {cfg.train.method}
     for section, values in data.items():
+        if section in others:  # another method's settings would be refused when read back
+            continue
         lines.append(f"[{section}]")
         for key, value in values.items():
             lines.append(f"{key} = {_toml_value(value)}")
@@ -436,25 +516,40 @@ def _toml_value(value: Any) -> str:
     return repr(value)
 
 
-def describe() -> str:
-    """Every setting with its default and docstring: the documentation `--help-config` prints."""
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each field of a config dataclass (the string literal right after it)."""
     import ast
     import inspect
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for prev, node in zip(body, body[1:]):
+        if isinstance(prev, ast.AnnAssign) and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            docs[prev.target.id] = str(node.value.value)  # type: ignore[union-attr]
+    return docs
+
+
+def describe() -> str:
+    """Every setting with its default and docstring: the documentation `--help-config` prints."""
+
+    from seqgan.methods import METHODS
 
     out = []
-    for section, cls in [("", Config)] + list(_SECTIONS.items()):
-        tree = ast.parse(inspect.getsource(cls))
-        body = tree.body[0].body  # type: ignore[attr-defined]
-        docs: dict[str, str] = {}
-        for prev, node in zip(body, body[1:]):
-            if isinstance(prev, ast.AnnAssign) and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
-                docs[prev.target.id] = str(node.value.value)  # type: ignore[union-attr]
+    method_sections = [(name, cls.config) for name, cls in METHODS.items() if cls.config is not None]
+    for section, cls in [("", Config)] + list(_SECTIONS.items()) + method_sections:
+        docs = field_docs(cls)
         defaults = cls()
-        if section:
+        if section in METHODS:
+            out.append(f"[{section}]  method {section!r}: {METHODS[section].title}. {cls.__doc__}")
+        elif section:
             out.append(f"[{section}]  {cls.__doc__}")
         for f in fields(cls):
-            if f.name in _SECTIONS:
+            if f.name in _SECTIONS or (cls is Config and f.name == "methods"):
                 continue
             name = f"{section}.{f.name}" if section else f.name
             out.append(f"  {name} = {_toml_value(getattr(defaults, f.name))}\n      {docs.get(f.name, '')}")
+    out.append("\nmethods (train.method):")
+    out += [f"  {name:<10} {cls.title}" for name, cls in METHODS.items()]
     return "\n".join(out)

@@ -12,7 +12,10 @@ from seqgan.data import read_lines
 from seqgan.errors import DataError
 from seqgan.generator import LSTMPolicy
 
-PAPER_VOCAB, PAPER_EMB, PAPER_HIDDEN, PAPER_SEQ_LEN = 5000, 32, 32, 20
+PAPER_VOCAB = 5000
+PAPER_EMB = 32
+PAPER_HIDDEN = 32
+PAPER_SEQ_LEN = 20
 _NPZ_KEYS = ["00_g_embeddings", "01_Wi", "02_Ui", "03_bi", "04_Wf", "05_Uf", "06_bf", "07_Wog", "08_Uog",
              "09_bog", "10_Wc", "11_Uc", "12_bc", "13_Wo", "14_bo"]
 
@@ -21,7 +24,7 @@ class Oracle(LSTMPolicy):
     """A frozen LSTMPolicy whose distribution is the ground truth."""
 
     def __init__(self, vocab_size: int, emb_dim: int, hidden_dim: int, seq_len: int):
-        super().__init__(vocab_size, emb_dim, hidden_dim, seq_len, start_token=0)
+        super().__init__(vocab_size, emb_dim=emb_dim, hidden_dim=hidden_dim, seq_len=seq_len, start_token=0)
         self.requires_grad_(False)
 
     @classmethod

@@ -13,13 +13,27 @@ from pathlib import Path
 from typing import Any
 
 from seqgan.config import Config, load_config
+from seqgan.methods import METHODS
 from seqgan.run import train
 from seqgan.stats import mean_std, welch_t_test
 from seqgan.train import Callbacks
 
-TABLE1_METHODS = ("random", "mle", "ss", "pg_bleu", "seqgan")
+# A row of Table 1: the method it trains and the settings that make the row (beyond the preset's).
+TABLE1_ROWS: dict[str, tuple[str, list[str]]] = {
+    "random": ("random", []),
+    "mle": ("mle", []),
+    "ss": ("ss", []),
+    "pg_bleu": ("pg_bleu", []),
+    "seqgan": ("seqgan", []),
+    "seqgan_rescale": ("seqgan", ["train.advantage='rescale'"]),
+    "maligan": ("maligan", []),
+    "dpgan": ("dpgan", []),
+}
+TABLE1_METHODS = tuple(TABLE1_ROWS)
+# The SeqGAN paper's Table 1. The MaliGAN and DPGAN papers report no figure on this oracle, and LeakGAN's paper
+# reports LeakGAN, not SeqGAN with its rescaled reward: those rows have no published figure.
 PAPER_TABLE1 = {"random": 10.310, "mle": 9.038, "ss": 8.985, "pg_bleu": 8.946, "seqgan": 8.736}
-NAMES = {"random": "Random", "mle": "MLE", "ss": "Scheduled Sampling", "pg_bleu": "PG-BLEU", "seqgan": "SeqGAN"}
+NAMES = {**{name: cls.label for name, cls in METHODS.items()}, "seqgan_rescale": "SeqGAN + rescaled reward"}
 
 
 def run_once(cfg: Config, run_dir: Path, callbacks: Callbacks | None = None, init_from: Path | None = None
@@ -45,10 +59,11 @@ def table1(cfg: Config, seeds: int, out_dir: str | Path, methods: tuple[str, ...
         pretrain_dir = out / f"seed{seed}" / "pretrain"
         if any(m != "random" for m in methods):
             run_once(base.override(["train.method='mle'", "train.adversarial_rounds=0"]), pretrain_dir, callbacks)
-        for method in methods:
+        for row in methods:
+            method, settings = TABLE1_ROWS[row]
             init = None if method == "random" else pretrain_dir / "checkpoints" / "latest.pt"
-            runs[method].append(run_once(base.override([f"train.method={method!r}"]), out / f"seed{seed}" / method,
-                                         callbacks, init))
+            runs[row].append(run_once(base.override([f"train.method={method!r}", *settings]), out / f"seed{seed}" / row,
+                                      callbacks, init))
     result = summarize_table1(runs)
     (out / "table1.md").write_text(format_table1(result, seeds), encoding="utf-8")
     (out / "table1.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -162,6 +177,9 @@ def format_table1(rows: dict[str, Any], seeds: int) -> str:
         paper = "—" if row["paper"] is None else f"{row['paper']:.3f}"
         lines.append(f"| {NAMES.get(method, method)} | {ms(row['nll_oracle'])} | {paper} | {ms(row['nll_test'])} | {p_text} |")
     lines.append("")
+    if any(row["paper"] is None for row in rows.values()):
+        lines.append("paper: the SeqGAN paper's Table 1; — where no paper reports the row on this oracle (MaliGAN, "
+                     "DPGAN, SeqGAN with LeakGAN's rescaled reward).")
     lines.append("NLL_oracle: per-token NLL under the oracle of the generator's samples (lower = higher quality). "
                  "NLL_test: the generator's per-token NLL of held-out oracle samples (lower = better coverage). "
                  "± is the sample standard deviation over seeds; p is Welch's two-sided t-test over seeds.")

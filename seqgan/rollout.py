@@ -20,7 +20,8 @@ from collections.abc import Callable
 import torch
 
 from seqgan.data import lengths, valid_mask
-from seqgan.generator import LSTMPolicy, cdf_chunk, sample_block_rows, sample_from_hidden, sample_from_logits
+from seqgan.generator import LSTMPolicy
+from seqgan.kernels.sampling import cdf_chunk, sample_block_rows, sample_from_hidden, sample_from_logits
 
 RewardFn = Callable[[torch.Tensor], torch.Tensor]
 """Maps complete sequences (N, T) to rewards (N,): D_φ's probability of real, BLEU, ...
@@ -67,7 +68,10 @@ def reward_pass_bytes(policy: LSTMPolicy, batch: int, seq_len: int) -> tuple[int
     input and output tables, and the states of the pass over Y. The reward function's own working
     memory is not counted (D scores in fixed-size chunks).
     """
-    H, V, T, word = policy.hidden_dim, policy.vocab_size, seq_len, 4
+    H = policy.hidden_dim
+    V = policy.vocab_size
+    T = seq_len
+    word = 4  # bytes per float32
     width = cdf_chunk(V)
     chunks = -(-V // width)
     per_row = 2 * T * 8 + 17 * H * word + (H + 1) * word + (3 * chunks + 2 * width) * word + width + 64
@@ -85,10 +89,12 @@ def batched_rewards(policy: LSTMPolicy, sequences_BxT: torch.Tensor, reward_fn: 
     """
     B, T = sequences_BxT.shape
     device = sequences_BxT.device
-    eos, pad = policy.eos_token, policy.pad_token
+    eos = policy.eos_token
+    pad = policy.pad_token
     len_B = lengths(sequences_BxT, eos)  # T when there is no end token
     h_BxTxH, c_BxTxH = policy.states(sequences_BxT)  # s_1..s_T; s_{t+1} has consumed the prefix y_1..y_t
-    table, w_aug = policy.input_table(), policy.output_aug()
+    table = policy.input_table()
+    w_aug = policy.output_aug()
 
     # A "seed" is one (rollout n, sequence b) pair, m = n·B + b. Seeds are processed in chunks whose
     # rows ((T−1) per seed) fit the memory budget together with the pass's fixed buffers.
@@ -158,7 +164,8 @@ def naive_rewards(policy: LSTMPolicy, sequences_BxT: torch.Tensor, reward_fn: Re
     B, T = sequences_BxT.shape
     q_BxT = torch.zeros(B, T, dtype=torch.float64, device=sequences_BxT.device)
     table = policy.input_table()
-    eos, pad = policy.eos_token, policy.pad_token
+    eos = policy.eos_token
+    pad = policy.pad_token
     for n in range(rollout_num):
         for t in range(1, T):
             h, c = policy.zero_state(B)

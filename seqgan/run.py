@@ -19,7 +19,15 @@ from seqgan.data import BOS_ID, EOS_ID, PAD_ID, Vocabulary, detokenize
 from seqgan.errors import ConfigError
 from seqgan.metrics import text_metrics
 from seqgan.oracle import write_token_file
-from seqgan.train import Callbacks, SeqGANTrainer, load_checkpoint, primary_metric, save_atomic
+from seqgan.train import (
+    Callbacks,
+    SeqGANTrainer,
+    configure_runtime,
+    load_checkpoint,
+    primary_metric,
+    resolve_device,
+    save_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +135,7 @@ def train(cfg: Config, out_dir: str | Path, resume: bool = False, callbacks: Cal
     if refused:
         raise ConfigError(refused)
     run_dir = Path(out_dir)
+    configure_runtime(cfg.runtime, resolve_device(cfg.runtime.device))
     trainer = SeqGANTrainer(cfg, run_dir)
     resumed = trainer.resume() if resume else False
     if init_from is not None and not resumed:
@@ -259,13 +268,18 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> torc
     path = checkpoint_file(path)
     state = load_checkpoint(path, device)
     g = state["config"]["generator"]
-    vocab, seq_len = state["vocab_size"], state["seq_len"]
-    emb, hidden = state.get("emb_dim", g["emb_dim"]), state.get("hidden_dim", g["hidden_dim"])
+    vocab = state["vocab_size"]
+    seq_len = state["seq_len"]
+    emb = state.get("emb_dim", g["emb_dim"])
+    hidden = state.get("hidden_dim", g["hidden_dim"])
     if state.get("vocab") is not None:  # a run on real data: <bos> first, <eos> ends, <pad> after
-        start, eos = state.get("start_token", BOS_ID), state.get("eos_token", EOS_ID)
+        start = state.get("start_token", BOS_ID)
+        eos = state.get("eos_token", EOS_ID)
     else:
-        start, eos = 0, None
-    generator = Generator(vocab, emb, hidden, seq_len, start_token=start, eos_token=eos, pad_token=PAD_ID)
+        start = 0
+        eos = None
+    generator = Generator(vocab, emb_dim=emb, hidden_dim=hidden, seq_len=seq_len, start_token=start, eos_token=eos,
+                          pad_token=PAD_ID)
     try:
         generator.load_state_dict(state["generator"])
     except (RuntimeError, KeyError) as exc:

@@ -17,8 +17,9 @@ import math
 import torch
 
 from seqgan.data import valid_mask
-from seqgan.fused import weighted_nll
-from seqgan.generator import LSTMPolicy, sample_from_hidden
+from seqgan.generator import LSTMPolicy
+from seqgan.kernels.fused import weighted_nll
+from seqgan.kernels.sampling import sample_from_hidden
 
 SCHEDULES = ("linear", "exponential", "inverse_sigmoid")
 
@@ -42,7 +43,8 @@ def scheduled_sampling_nll(policy: LSTMPolicy, tokens_BxT: torch.Tensor, teacher
     B, T = tokens_BxT.shape
     if draws_BxTx2 is None:
         draws_BxTx2 = torch.rand(B, T, 2, device=tokens_BxT.device)
-    table, w_aug = policy.input_table(), policy.output_aug()
+    table = policy.input_table()
+    w_aug = policy.output_aug()
     h, c = policy.zero_state(B)
     inputs_B = torch.full((B,), policy.start_token, dtype=torch.long, device=tokens_BxT.device)
     hidden = []

@@ -1,8 +1,9 @@
-"""Algorithm 1 of the paper on the synthetic oracle: MLE pretraining, D pretraining, adversarial rounds.
+"""The shared loop of every method: MLE pretraining, discriminator pretraining, the method's rounds.
 
-`SeqGANTrainer.fit` is the algorithm; the work lives in the small step methods it calls. Training is
-cut into units (an MLE epoch, a D-pretraining step, an adversarial round); a checkpoint holds
-everything needed to continue after any completed unit exactly as an uninterrupted run would.
+`SeqGANTrainer.fit` runs the phases; what a round does is the method's (seqgan/methods/), built from
+the plain steps in seqgan/steps.py. Training is cut into units (an MLE epoch, a D-pretraining step, a
+round); a checkpoint holds everything needed to continue after any completed unit exactly as an
+uninterrupted run would. Evaluation, checkpoints, exact resume, DDP and the NaN guard live here.
 """
 
 from __future__ import annotations
@@ -18,22 +19,33 @@ from typing import Any
 
 import torch
 
-from seqgan.config import Config
-from seqgan.data import BOS_ID, PAD_ID, Corpus, drop_padding_columns, load_corpus, trim
-from seqgan.discriminator import Discriminator, DiscriminatorReward
+from seqgan import steps
+from seqgan.config import Config, RuntimeConfig, migrate_legacy
+from seqgan.data import BOS_ID, PAD_ID, Corpus, load_corpus
+from seqgan.discriminator import Discriminator
 from seqgan.distributed import RANK_SEED_STRIDE, Distributed, from_env, local_rank, loss_runner
 from seqgan.errors import CheckpointError, ConfigError, TrainingDiverged
-from seqgan.generator import Generator, LSTMPolicy
+from seqgan.generator import Generator
+from seqgan.methods import method_class
 from seqgan.metrics import BleuScorer
 from seqgan.oracle import Oracle, oracle_data
-from seqgan.policy_gradient import pg_loss
-from seqgan.rollout import RewardFn, Rollout
-from seqgan.scheduled_sampling import scheduled_sampling_nll, teacher_forcing_prob
 
 log = logging.getLogger(__name__)
 
 PHASES = ("mle", "d_pretrain", "adversarial", "done")
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2: per-method sections and state (seqgan.methods); 1 is upgraded on load
+
+
+def configure_runtime(runtime: RuntimeConfig, device: torch.device) -> None:
+    """The process-wide torch settings of `runtime`: threads, denormal flushing (CPU), TF32 (CUDA). Entry points
+    (the CLI, `seqgan.train`) call this once; building a trainer does not."""
+    if runtime.threads:
+        torch.set_num_threads(runtime.threads)
+    if device.type == "cpu":
+        torch.set_flush_denormal(runtime.flush_denormal)
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = runtime.tf32
+        torch.backends.cudnn.allow_tf32 = runtime.tf32
 
 
 def seed_everything(seed: int) -> None:
@@ -99,7 +111,11 @@ class Progress:
 
 
 class SeqGANTrainer:
-    """G_θ, D_φ, G_β, the oracle and the three optimisers of one run."""
+    """G_θ, D_φ, the oracle or corpus, the shared optimisers and the method of one run.
+
+    Building one changes no global torch state (threads, denormal flushing, TF32): that is the entry
+    point's business (`configure_runtime`, called by `seqgan.train` and the CLI).
+    """
 
     def __init__(self, cfg: Config, run_dir: str | Path | None = None, callbacks: Callbacks | None = None):
         self.cfg = cfg
@@ -107,17 +123,8 @@ class SeqGANTrainer:
         self.callbacks = callbacks or Callbacks()
         self.device = resolve_device(cfg.runtime.device)
         self.dist: Distributed = from_env()
-        if cfg.runtime.threads:
-            torch.set_num_threads(cfg.runtime.threads)
-        if self.device.type == "cpu":
-            torch.set_flush_denormal(cfg.runtime.flush_denormal)
-        else:
-            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = cfg.runtime.tf32
         g, d, t = cfg.generator, cfg.discriminator, cfg.train
-        # Random is the untrained G; only SeqGAN needs D; baselines train as long as the adversarial phase.
-        self.totals = {"mle": 0 if t.method == "random" else t.pretrain_epochs,
-                       "d_pretrain": t.d_pretrain_steps if t.method == "seqgan" else 0,
-                       "adversarial": 0 if t.method == "random" else t.adversarial_rounds}
+        method_cls = method_class(t.method)
         seed_everything(cfg.seed)
         self.oracle: Oracle | None = None
         self.corpus: Corpus | None = None
@@ -127,16 +134,27 @@ class SeqGANTrainer:
             # and held-out data for NLL_test: another draw of the oracle, never trained on.
             self.real_data = oracle_data(self.oracle, cfg.oracle.num_train, cfg.oracle.seed)
             self.test_data = oracle_data(self.oracle, cfg.oracle.num_test, heldout_seed(cfg)) if cfg.oracle.num_test else None
-            vocab_size, self.seq_len, start, self.eos = self.oracle.vocab_size, cfg.oracle.seq_len, 0, None
+            vocab_size = self.oracle.vocab_size
+            self.seq_len = cfg.oracle.seq_len
+            start = 0
+            self.eos = None
         else:
             self.corpus = build_corpus(cfg)
-            self.real_data, self.test_data = self.corpus.train.to(self.device), self.corpus.test.to(self.device)
-            vocab_size, self.seq_len, start, self.eos = len(self.corpus.vocab), self.corpus.seq_len, BOS_ID, self.corpus.eos
+            self.real_data = self.corpus.train.to(self.device)
+            self.test_data = self.corpus.test.to(self.device)
+            vocab_size = len(self.corpus.vocab)
+            self.seq_len = self.corpus.seq_len
+            start = BOS_ID
+            self.eos = self.corpus.eos
         self.vocab_size = vocab_size
-        self.generator = Generator(vocab_size, g.emb_dim, g.hidden_dim, self.seq_len, g.init_std, start, self.eos,
-                                   PAD_ID).to(self.device)
-        self.discriminator = Discriminator(vocab_size, self.seq_len, d.emb_dim, d.filter_sizes, d.num_filters, d.dropout,
-                                           d.l2_reg, self.eos).to(self.device)
+        self.generator = Generator(vocab_size, emb_dim=g.emb_dim, hidden_dim=g.hidden_dim, seq_len=self.seq_len,
+                                   init_std=g.init_std, start_token=start, eos_token=self.eos,
+                                   pad_token=PAD_ID).to(self.device)
+        # D_φ is drawn in every run, right after G_θ, whether or not the method trains it: every method then
+        # makes the same draws up to the end of pretraining and can share one pretrained G_θ (reproduce.py).
+        self.discriminator = Discriminator(vocab_size, seq_len=self.seq_len, emb_dim=d.emb_dim,
+                                           filter_sizes=d.filter_sizes, num_filters=d.num_filters, dropout=d.dropout,
+                                           l2_reg=d.l2_reg, eos_token=self.eos).to(self.device)
         if self.dist.enabled:
             # Same models and data on every rank; different samples from here on (rank 0 keeps the
             # single-process stream). Each rank's share of the batches must be whole.
@@ -148,17 +166,21 @@ class SeqGANTrainer:
         # Losses of G_θ and D_φ run through these, so several processes average their gradients (DDP).
         self._g = loss_runner(self.generator, self.dist)
         self._d = loss_runner(self.discriminator, self.dist)
-        self.rollout: Rollout | None = None  # G_β exists from the start of the adversarial phase
-        self._bleu: BleuScorer | None = None  # PG-BLEU's reference n-gram counts, built on first use
         self._test_bleu: BleuScorer | None = None  # the test set's, for evaluating on real data
-        self.mle_opt = adam(self.generator.parameters(), g.lr)
-        # A fresh Adam for policy gradient: the MLE moments would swamp the tiny early rewards.
-        self.pg_opt = adam(self.generator.parameters(), g.pg_lr)
-        self.d_opt = adam(self.discriminator.parameters(), d.lr)
+        self.mle_opt = self.adam(self.generator.parameters(), g.lr)
+        self.d_opt = self.adam(self.discriminator.parameters(), d.lr)
+        self.method = method_cls(self)
+        self.totals = {"mle": t.pretrain_epochs if method_cls.pretrains_generator else 0,
+                       "d_pretrain": t.d_pretrain_steps if method_cls.trains_discriminator else 0,
+                       "adversarial": self.method.rounds()}
         self.progress = Progress()
         self.records: list[dict[str, Any]] = []
         self.elapsed = 0.0  # seconds of training before this process (restored on resume)
         self._started = time.perf_counter()
+
+    @staticmethod
+    def adam(params: Iterable[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
+        return adam(params, lr)
 
     def global_step(self) -> int:
         """Units completed over all phases (TensorBoard's step)."""
@@ -168,133 +190,19 @@ class SeqGANTrainer:
     def wall_time(self) -> float:
         return self.elapsed + time.perf_counter() - self._started
 
-    # ---- Algorithm 1 -----------------------------------------------------------------------
+    # ---- the phases every method shares -----------------------------------------------------
     def fit(self) -> list[dict[str, Any]]:
-        """Run (or continue) Algorithm 1 to the end; returns the evaluation records."""
+        """Run (or continue) the run to the end; returns the evaluation records."""
         t, totals = self.cfg.train, self.totals
-        # Pretrain G_θ using MLE on the real data S.
-        self._run_phase("mle", totals["mle"], self.pretrain_epoch)
-        # Pretrain D_φ by minimising the cross entropy of real vs sequences generated by G_θ.
-        self._run_phase("d_pretrain", totals["d_pretrain"], lambda: self.d_step(t.d_pretrain_epochs))
-        # Adversarial rounds: g-steps of policy gradient with Monte Carlo Q from G_β, then d-steps
-        # (or, for a baseline, its own training for as many epochs).
-        self._run_phase("adversarial", totals["adversarial"], self._method_unit())
-        if t.method == "random" and not self.records:
+        # Algorithm 1, line 2: pretrain G_θ using MLE on the real data S (evaluated after each epoch).
+        self._run_phase("mle", totals["mle"], lambda: steps.mle_epoch(self, self.mle_opt), evaluate=True)
+        # Lines 3-4: pretrain the method's discriminator on real data against fresh samples of G_θ.
+        self._run_phase("d_pretrain", totals["d_pretrain"], lambda: self.method.discriminator_step(t.d_pretrain_epochs))
+        # Lines 5-17, or a baseline's own training: the method's rounds.
+        self._run_phase("adversarial", totals["adversarial"], self.method.round, evaluate=True)
+        if not self.records:  # a run that trained nothing (Random) is evaluated once
             self._evaluate_if_due(0, 1, {})
         return self.records
-
-    def _method_unit(self) -> Callable[[], dict[str, float]]:
-        method = self.cfg.train.method
-        if method in ("seqgan", "pg_bleu"):
-            return self.adversarial_round
-        epoch = {"mle": self.mle_epoch, "ss": self.ss_epoch}.get(method)
-
-        def baseline_epoch() -> dict[str, float]:
-            assert epoch is not None, f"method {method!r} has no training phase"
-            scalars = epoch()
-            self._evaluate_if_due(self.progress.done, self.totals["adversarial"], scalars)
-            return scalars
-
-        return baseline_epoch
-
-    def pretrain_epoch(self) -> dict[str, float]:
-        """One MLE epoch, then NLL_oracle when due (as the reference code: after the epoch)."""
-        scalars = self.mle_epoch()
-        self._evaluate_if_due(self.progress.done, self.cfg.train.pretrain_epochs, scalars)
-        return scalars
-
-    def adversarial_round(self) -> dict[str, float]:
-        """One round of Algorithm 1's loop (lines 5-13): g_steps, G_β ← G_θ (delayed), d_steps."""
-        t = self.cfg.train
-        if self.rollout is None:
-            self.rollout = Rollout(self.generator, t.update_rate)
-        scalars: dict[str, float] = {}
-        for _ in range(t.g_steps):
-            scalars.update(self.g_step())
-        self.rollout.update(self.generator)  # β ← r·β + (1 − r)·θ
-        for _ in range(t.d_steps if t.method == "seqgan" else 0):  # PG-BLEU's reward needs no training
-            scalars.update(self.d_step(t.d_epochs))
-        # The reference code evaluates right after the g-steps; G_θ is the same here, as neither the
-        # G_β sync nor the d-steps change it, and the record can carry the round's D loss too.
-        self._evaluate_if_due(self.progress.done, t.adversarial_rounds, scalars)
-        return scalars
-
-    # ---- steps -----------------------------------------------------------------------------
-    def mle_epoch(self) -> dict[str, float]:
-        """One pass of teacher-forced maximum likelihood over the real data (full batches only)."""
-        g = self.cfg.generator
-        self.generator.train()
-        order = self._shared_order(len(self.real_data))
-        total = torch.zeros((), device=self.device)
-        batches = len(order) // g.batch_size
-        for i in range(batches):
-            batch = drop_padding_columns(self.real_data[self._my_part(order, i, g.batch_size)], self.eos)
-            loss = self._g(LSTMPolicy.nll, batch)
-            self._update(self.mle_opt, self.generator, loss, g.grad_clip)
-            total += loss.detach()
-        return {"losses/g_mle": self._finite(total.item() / max(1, batches), "MLE loss")}
-
-    def ss_epoch(self) -> dict[str, float]:
-        """One epoch of Scheduled Sampling (the SS baseline): own samples fed with a rising probability."""
-        g, t = self.cfg.generator, self.cfg.train
-        self.generator.train()
-        order = self._shared_order(len(self.real_data))
-        batches = len(order) // g.batch_size
-        total, first_step = torch.zeros((), device=self.device), self.progress.done * batches
-        for i in range(batches):
-            teacher = teacher_forcing_prob(first_step + i, self.totals["adversarial"] * batches, t.ss_schedule, t.ss_k,
-                                           t.ss_floor)
-            loss = self._g(scheduled_sampling_nll, self.real_data[self._my_part(order, i, g.batch_size)], teacher)
-            self._update(self.mle_opt, self.generator, loss, g.grad_clip)
-            total += loss.detach()
-        return {"losses/g_ss": self._finite(total.item() / max(1, batches), "scheduled-sampling loss"),
-                "ss/teacher_prob": teacher}
-
-    def g_step(self) -> dict[str, float]:
-        """Policy gradient (Eq. 8) with rewards Q from Monte Carlo rollouts of G_β scored by D_φ (Eq. 4)."""
-        g, t = self.cfg.generator, self.cfg.train
-        assert self.rollout is not None
-        sequences = self.generator.sample(g.batch_size // self.dist.world)  # this rank's share
-        rewards = self.rollout.rewards(sequences, self.reward_fn(), t.rollout_num,
-                                       memory_budget_mb=self.cfg.runtime.memory_budget_mb)
-        # DDP averages gradients over ranks; the loss is a sum over the global batch, so scale back up.
-        loss = self._g(pg_loss, sequences, rewards, t.pg_baseline) * self.dist.world
-        self._update(self.pg_opt, self.generator, loss, g.grad_clip)
-        return {"losses/g_pg": self._finite(loss.item(), "policy-gradient loss"), "rewards/mean_q": rewards.mean().item()}
-
-    def reward_fn(self) -> RewardFn:
-        """The reward of complete sequences: D_φ's probability of real, or for PG-BLEU their BLEU against S."""
-        if self.cfg.train.method != "pg_bleu":
-            return DiscriminatorReward(self.discriminator)
-        eos = self.eos
-        if self._bleu is None:
-            self._bleu = BleuScorer([trim(s, eos) for s in self.real_data.tolist()], max_n=self.cfg.train.pg_bleu_n)
-        bleu, n = self._bleu, self.cfg.train.pg_bleu_n
-        return lambda seqs: torch.tensor([bleu.sentence_bleu(trim(s, eos), n) for s in seqs.tolist()], dtype=torch.float64,
-                                        device=seqs.device)
-
-    def d_step(self, epochs: int) -> dict[str, float]:
-        """Train D_φ for `epochs` passes over real sequences and as many fresh samples of G_θ."""
-        d, t = self.cfg.discriminator, self.cfg.train
-        num_negatives, batch_size = t.num_negatives // self.dist.world, d.batch_size // self.dist.world  # this rank's
-        negatives = self.generator.sample(num_negatives)
-        real = self.real_data
-        if num_negatives < len(real):  # keep the classes balanced, as the reference code's equal files
-            real = real[torch.randperm(len(real), device=self.device)[:num_negatives]]
-        data = torch.cat([real, negatives])
-        labels = torch.cat([torch.ones(len(real)), torch.zeros(len(negatives))]).long().to(self.device)
-        self.discriminator.train()
-        total, correct, seen = torch.zeros((), device=self.device), torch.zeros((), device=self.device), 0
-        for _ in range(epochs):
-            order = torch.randperm(len(data), device=self.device)
-            for lo in range(0, len(order), batch_size):
-                idx = order[lo:lo + batch_size]
-                loss, logits = self._d(_d_loss, data[idx], labels[idx])
-                self._update(self.d_opt, self.discriminator, loss, None)
-                total += loss.detach() * len(idx)
-                correct += (logits.argmax(-1) == labels[idx]).sum()
-                seen += len(idx)
-        return {"losses/d": self._finite(total.item() / seen, "discriminator loss"), "d/train_accuracy": correct.item() / seen}
 
     def evaluate(self) -> dict[str, float]:
         """Quality of fresh samples of G_θ — NLL_oracle on the oracle, BLEU-2..4 against the test set on
@@ -304,9 +212,9 @@ class SeqGANTrainer:
         metrics: dict[str, float] = {}
         if self.oracle is not None:
             samples = self.generator.sample(self.cfg.oracle.num_eval)
-            metrics["nll_oracle"] = self._finite(self.oracle.nll_of(samples), "NLL_oracle")
+            metrics["nll_oracle"] = self.finite(self.oracle.nll_of(samples), "NLL_oracle")
         if self.test_data is not None:
-            metrics["nll_test"] = self._finite(self.generator.nll_of(self.test_data), "NLL_test")
+            metrics["nll_test"] = self.finite(self.generator.nll_of(self.test_data), "NLL_test")
         if self.corpus is not None:
             if self._test_bleu is None:
                 self._test_bleu = BleuScorer(self.corpus.test_lines, max_n=4)
@@ -315,14 +223,25 @@ class SeqGANTrainer:
                 metrics[f"bleu{n}"] = self._test_bleu.mean_bleu(hyps, n)
         return metrics
 
+    # ---- what steps use ---------------------------------------------------------------------
+    def run_g(self, loss_fn: Callable[..., Any], *args: Any) -> Any:
+        """A loss of G_θ, through DDP when several processes train."""
+        return self._g(loss_fn, *args)
+
+    def run_d(self, loss_fn: Callable[..., Any], *args: Any) -> Any:
+        """A loss of D_φ, through DDP when several processes train."""
+        return self._d(loss_fn, *args)
+
     # ---- plumbing --------------------------------------------------------------------------
-    def _run_phase(self, phase: str, total: int, unit: Callable[[], dict[str, float]]) -> None:
+    def _run_phase(self, phase: str, total: int, unit: Callable[[], dict[str, float]], evaluate: bool = False) -> None:
         """Run the remaining units of a phase, checkpointing every checkpoint_every units and at its end."""
         if self.progress.phase != phase:
             return  # finished before a resume
         self.callbacks.phase_start(phase, self.progress.done, total)
         while self.progress.done < total:
             scalars = unit()
+            if evaluate:
+                self._evaluate_if_due(self.progress.done, total, scalars)
             self.progress.done += 1
             self.callbacks.unit_end(phase, self.progress.done, total, scalars)
             if self.progress.done == total:
@@ -332,11 +251,11 @@ class SeqGANTrainer:
         self.progress.phase, self.progress.done = PHASES[PHASES.index(phase) + 1], 0
         self.save_checkpoint()
 
-    def _shared_order(self, n: int) -> torch.Tensor:
+    def shared_order(self, n: int) -> torch.Tensor:
         """A random order of the real data, the same on every rank (rank 0's draw)."""
         return self.dist.broadcast_(torch.randperm(n, device=self.device))
 
-    def _my_part(self, order: torch.Tensor, i: int, batch_size: int) -> torch.Tensor:
+    def my_part(self, order: torch.Tensor, i: int, batch_size: int) -> torch.Tensor:
         """This rank's slice of global batch i."""
         share = batch_size // self.dist.world
         lo = i * batch_size + self.dist.rank * share
@@ -346,9 +265,10 @@ class SeqGANTrainer:
         every = self.cfg.train.eval_every
         if (index % every and index != total - 1) or not self.dist.main:  # rank 0 evaluates
             return
-        phase, method = self.progress.phase, self.cfg.train.method
+        phase = self.progress.phase
+        method = self.cfg.train.method
         offset = self.totals["mle"] if phase == "adversarial" else 0
-        label = "baseline" if (phase == "adversarial" and method != "seqgan") or method == "random" else phase
+        label = phase if phase == "mle" else self.method.record_phase
         record: dict[str, Any] = {"phase": label, "method": method, "epoch": index, "global_epoch": offset + index,
                                   **self.evaluate(), **scalars, "time_s": round(self.wall_time(), 3)}
         self.records.append(record)
@@ -357,14 +277,14 @@ class SeqGANTrainer:
         self.callbacks.evaluation(record)
 
     @staticmethod
-    def _update(opt: torch.optim.Optimizer, model: torch.nn.Module, loss: torch.Tensor, clip: float | None) -> None:
+    def update(opt: torch.optim.Optimizer, model: torch.nn.Module, loss: torch.Tensor, clip: float | None) -> None:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         opt.step()
 
-    def _finite(self, value: float, what: str) -> float:
+    def finite(self, value: float, what: str) -> float:
         if not math.isfinite(value):
             raise TrainingDiverged(f"{what} became {value} in phase {self.progress.phase!r} at unit {self.progress.done}; "
                                    "training stopped. Lower the learning rate (generator.lr / generator.pg_lr / "
@@ -394,16 +314,15 @@ class SeqGANTrainer:
             "progress": {"phase": self.progress.phase, "done": self.progress.done},
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
-            "rollout": self.rollout.policy.state_dict() if self.rollout else None,
-            "optimizers": {"mle": self.mle_opt.state_dict(), "pg": self.pg_opt.state_dict(), "d": self.d_opt.state_dict()},
+            "optimizers": {"mle": self.mle_opt.state_dict(), "d": self.d_opt.state_dict()},
+            "method": self.method.state_dict(),
             "rng": rng,
             "records": self.records,
             "elapsed": self.wall_time(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise CheckpointError(f"checkpoint format {state.get('format')!r} is not supported (expected {CHECKPOINT_FORMAT})")
+        state = upgrade_checkpoint(state)
         self.check_vocabulary(state)
         saved = _complete(state["config"])
         if saved != self.cfg.to_dict():
@@ -412,12 +331,9 @@ class SeqGANTrainer:
                                   f"{', '.join(diff)}); resume with the same command, or start a new run with another --out")
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
-        if state["rollout"] is not None:
-            self.rollout = Rollout(self.generator, self.cfg.train.update_rate)
-            self.rollout.policy.load_state_dict(state["rollout"])
         self.mle_opt.load_state_dict(state["optimizers"]["mle"])
-        self.pg_opt.load_state_dict(state["optimizers"]["pg"])
         self.d_opt.load_state_dict(state["optimizers"]["d"])
+        self.method.load_state_dict(state["method"])
         ranks = state.get("rng_ranks")
         if self.dist.enabled and (ranks is None or len(ranks) != self.dist.world):
             raise CheckpointError(f"the checkpoint was written by {len(ranks) if ranks else 1} process(es); resume it with "
@@ -432,6 +348,7 @@ class SeqGANTrainer:
 
         The result equals this config's own run from scratch: same weights, MLE optimiser and RNG state.
         """
+        state = upgrade_checkpoint(state)
         if state["progress"]["phase"] == "mle":
             raise CheckpointError("the pretraining checkpoint has not finished MLE pretraining; resume that run first")
         self.check_vocabulary(state)
@@ -512,10 +429,20 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
     return state
 
 
-def _d_loss(d: Discriminator, tokens_NxT: torch.Tensor, labels_N: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """D_φ's training loss and its logits (for the accuracy)."""
-    logits_Nx2 = d(tokens_NxT)
-    return d.loss_from_logits(logits_Nx2, labels_N), logits_Nx2
+def upgrade_checkpoint(state: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint in today's format: format 1 (seqgan 0.1, before methods were plug-ins) is converted —
+    its config to the per-method sections, its policy-gradient optimiser and G_β to the method's state."""
+    fmt = state.get("format")
+    if fmt == CHECKPOINT_FORMAT:
+        return state
+    if fmt != 1:
+        raise CheckpointError(f"checkpoint format {fmt!r} was written by another version of seqgan (this one reads "
+                              f"formats 1 and {CHECKPOINT_FORMAT}); resume it with the version that wrote it, or start "
+                              "a new run with another --out")
+    optimizers = dict(state["optimizers"])
+    pg = optimizers.pop("pg")
+    return {**state, "format": CHECKPOINT_FORMAT, "config": migrate_legacy(state["config"]), "optimizers": optimizers,
+            "method": {"optimizer": pg, "rollout": state.get("rollout")}}
 
 
 def _complete(saved: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 import pytest
 
-from seqgan.config import PRESETS, Config, describe, load_config, preset, to_toml
+from seqgan.config import PRESETS, describe, load_config, preset, to_toml
 from seqgan.errors import ConfigError
 
 
@@ -34,10 +34,16 @@ def test_presets_are_valid_and_round_trip_through_toml(name, tmp_path):
     ("discriminator.num_filters=[1, 2, 3]", "same length"),
     ("nosection.x=1", "unknown config section"),
     ("rollout_num", "key=value"),
-    ("train.pg_baseline='avg'", "'none' or 'mean'"),
-    ("train.method='gan'", "train.method must be one of seqgan, mle, ss, pg_bleu, random"),
-    ("train.ss_k=0.5", r"ss_k must be >= 1 for the inverse-sigmoid"),
-    ("train.ss_schedule='cosine'", "'linear', 'exponential' or 'inverse_sigmoid'"),
+    ("train.advantage='avg'", "train.advantage must be one of none, mean, rescale, normalize, importance"),
+    ("train.pg_baseline='mean'", "renamed 'train.advantage'"),
+    ("train.ss_k=0.5", "renamed 'ss.k'"),
+    ("train.method='gan'", "train.method must be one of seqgan, mle, ss, pg_bleu, random, maligan, dpgan"),
+    ("ss.k=0.5", r"ss.k must be >= 1 for the inverse-sigmoid"),
+    ("ss.k=5000", "ss.k is a setting of method 'ss', but train.method is 'seqgan'"),
+    ("ss.schedule='cosine'", "'linear', 'exponential' or 'inverse_sigmoid'"),
+    ("maligan.rewards='all'", "maligan.rewards must be 'rollout' or 'sequence'"),
+    ("maligan.mixed_every=0", "maligan.mixed_every must be > 0"),
+    ("dpgan.discount=2", r"dpgan.discount must be in \[0, 1\]"),
     ("runtime.tf32=2", "runtime.tf32"),
 ])
 def test_bad_values_are_rejected_with_a_fix(assignment, message):
@@ -75,9 +81,60 @@ def test_unknown_preset_suggests():
         preset("smal")
 
 
-def test_describe_documents_every_field():
+def _all_sections():
+    from seqgan.config import _SECTIONS
+    from seqgan.methods import METHODS
+
+    return [*_SECTIONS.items(), *((name, cls.config) for name, cls in METHODS.items() if cls.config is not None)]
+
+
+def test_every_setting_has_a_docstring_and_help_config_prints_it():
+    from seqgan.config import field_docs
+
     text = describe()
-    for section in ("oracle", "generator", "discriminator", "train", "runtime"):
-        for name in getattr(Config(), section).__dataclass_fields__:
-            assert f"{section}.{name} =" in text
+    for section, cls in _all_sections():
+        docs = field_docs(cls)
+        for name in cls.__dataclass_fields__:
+            assert docs.get(name, "").strip(), f"{section}.{name} has no docstring under it"
+            assert f"{section}.{name} =" in text, f"--help-config does not list {section}.{name}"
+            assert docs[name].split()[0] in text.split(f"{section}.{name} =")[1][:600]
     assert "Monte Carlo rollouts per prefix" in text
+    for method in ("seqgan", "mle", "ss", "pg_bleu", "random", "maligan", "dpgan"):
+        assert f"\n  {method} " in text  # the list of methods with their titles
+
+
+def test_docstring_check_fails_for_an_undocumented_field():
+    from dataclasses import dataclass
+
+    from seqgan.config import field_docs
+
+    @dataclass
+    class Half:
+        documented: int = 1
+        """A docstring."""
+        bare: int = 2
+
+    assert field_docs(Half) == {"documented": "A docstring."}
+
+
+def test_a_method_section_is_only_accepted_for_its_method(tmp_path):
+    cfg = preset("tiny").override(["train.method='maligan'", "maligan.mixed_start=3"])
+    assert cfg.method.mixed_start == 3 and cfg.methods["dpgan"].lr == 0.01
+    with pytest.raises(ConfigError, match="maligan.mixed_start is a setting of method 'maligan'.*train.method='maligan'"):
+        preset("tiny").override(["maligan.mixed_start=3"])
+    path = tmp_path / "c.toml"
+    path.write_text('preset = "tiny"\n[dpgan]\nlr = 0.1\n')
+    with pytest.raises(ConfigError, match="dpgan.lr is a setting of method 'dpgan'"):
+        load_config(path)
+    # the run folder's config.toml holds only the selected method's section, and reads back equal
+    assert "[maligan]" in to_toml(cfg) and "[dpgan]" not in to_toml(cfg) and "[ss]" not in to_toml(cfg)
+    path.write_text(to_toml(cfg))
+    assert load_config(path) == cfg
+
+
+def test_a_config_file_of_seqgan_0_1_is_read_with_its_settings_moved(tmp_path):
+    path = tmp_path / "old.toml"
+    path.write_text('preset = "tiny"\n[train]\nmethod = "ss"\nss_k = 500.0\npg_bleu_n = 3\npg_baseline = "mean"\n')
+    cfg = load_config(path)
+    assert cfg.train.method == "ss" and cfg.method.k == 500.0 and cfg.train.advantage == "mean"
+    assert cfg.methods["pg_bleu"].n == 4  # another method's old shared default is dropped

@@ -123,7 +123,7 @@ def test_dropping_padding_columns_leaves_the_nll_unchanged():
     from seqgan.data import drop_padding_columns
     from seqgan.generator import Generator
 
-    g = Generator(12, 8, 8, seq_len=10, init_std=0.5, start_token=BOS_ID, eos_token=EOS_ID, pad_token=PAD_ID)
+    g = Generator(12, emb_dim=8, hidden_dim=8, seq_len=10, init_std=0.5, start_token=BOS_ID, eos_token=EOS_ID, pad_token=PAD_ID)
     batch = torch.tensor([[5, 6, EOS_ID] + [PAD_ID] * 7, [7, 8, 9, 5, EOS_ID] + [PAD_ID] * 5])
     cut = drop_padding_columns(batch, EOS_ID)
     assert cut.shape == (2, 5)

@@ -20,7 +20,7 @@ CASES = {
     "ss": ("ss", []),
     "pg_bleu": ("pg_bleu", []),
     "random": ("random", []),
-    "seqgan_mean_baseline": ("seqgan", ["train.pg_baseline='mean'"]),
+    "seqgan_mean_baseline": ("seqgan", ["train.advantage='mean'"]),
 }
 
 

@@ -160,12 +160,29 @@ def test_pitch_mse_nearest_reference_and_rest_skipping_by_hand():
     assert pitch_mse([["70", "50", "71"]], refs) == pytest.approx(0.5)
 
 
-def test_pitch_mse_is_fast_at_evaluation_size():
+def test_pitch_mse_at_evaluation_size_equals_the_plain_loop_on_a_subset():
     rng = np.random.default_rng(2)
-    samples = rng.integers(48, 90, size=(1000, SEQ_LEN)).astype(str).tolist()
-    refs = rng.integers(48, 90, size=(2000, SEQ_LEN)).astype(str).tolist()
+
+    def corpus(n):  # pitches 48-89 with about 5% rests, so the masks matter
+        tokens = rng.integers(48, 90, size=(n, SEQ_LEN)).astype(str)
+        tokens[rng.random(tokens.shape) < 0.05] = REST
+        return tokens.tolist()
+
+    samples, refs = corpus(1000), corpus(2000)
+    per_sample = pitch_mse_per_sample(samples, refs)
+    assert per_sample.shape == (1000,)
+    assert np.isfinite(per_sample).all() and (per_sample > 0).all() and (per_sample < 42 ** 2).all()
+    # Every 25th sample against all 2000 references by the plain loop: exact integer sums, so equal bit for bit.
+    subset = samples[::25]
+    loop = [_loop_mse([s], refs) for s in subset]
+    assert per_sample[::25].tolist() == loop
+    assert pitch_mse_per_sample(subset, refs).tolist() == loop
+    assert pitch_mse(subset, refs) == pytest.approx(sum(loop) / len(loop), rel=1e-12)  # _loop_mse(subset, refs)
+    # The full result is the mean over samples of the per-sample values, whatever the chunking.
     result = pitch_mse(samples, refs)
-    assert 0 < result < 42 ** 2
+    assert result == float(np.mean(per_sample))
+    assert pitch_mse(samples, refs, chunk_size=300) == result
+    assert pitch_mse_per_sample(samples, refs, chunk_size=300).tolist() == per_sample.tolist()
 
 
 @pytest.mark.parametrize(("samples", "references", "message"), [

@@ -77,7 +77,7 @@ def test_tempered_nll_is_the_nll_of_scaled_logits():
 
     from seqgan.generator import Generator
 
-    g = Generator(30, 8, 8, seq_len=5).double()
+    g = Generator(30, emb_dim=8, hidden_dim=8, seq_len=5).double()
     y = g.sample(6)
     expected = torch.nn.functional.cross_entropy(g(y).flatten(0, 1) / 0.7, y.flatten())
     assert g.nll_of(y, temperature=0.7) == pytest.approx(expected.item(), abs=1e-10)

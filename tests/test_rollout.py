@@ -8,8 +8,8 @@ from seqgan.rollout import Rollout, batched_rewards, naive_rewards, reward_pass_
 
 
 def _models(vocab=30, seq_len=7):
-    g = Generator(vocab, 8, 8, seq_len=seq_len, init_std=0.5).double()
-    d = Discriminator(vocab, seq_len, 8, [2, 3], [4, 4]).double()
+    g = Generator(vocab, emb_dim=8, hidden_dim=8, seq_len=seq_len, init_std=0.5).double()
+    d = Discriminator(vocab, seq_len=seq_len, emb_dim=8, filter_sizes=[2, 3], num_filters=[4, 4]).double()
     return g, d
 
 
@@ -117,7 +117,7 @@ def test_reward_pass_is_chunked_to_the_memory_budget():
 
 def test_a_large_rollout_num_stays_within_the_memory_budget():
     torch.manual_seed(0)
-    g = Generator(500, 16, 16, seq_len=12)
+    g = Generator(500, emb_dim=16, hidden_dim=16, seq_len=12)
     y = g.sample(16)
     reward = lambda s: s.float().mean(dim=1)  # noqa: E731  (cheap: the pass's own memory is what is measured)
     budget_mb = 8.0
@@ -135,10 +135,12 @@ def test_a_large_rollout_num_stays_within_the_memory_budget():
 def _ending_models(vocab=12, seq_len=8, eos=2):
     """A generator that often samples the end token, so sequences of many lengths occur."""
     torch.manual_seed(3)
-    g = Generator(vocab, 8, 8, seq_len=seq_len, init_std=0.5, start_token=1, eos_token=eos, pad_token=0).double()
+    g = Generator(vocab, emb_dim=8, hidden_dim=8, seq_len=seq_len, init_std=0.5, start_token=1, eos_token=eos,
+                  pad_token=0).double()
     with torch.no_grad():
         g.output.bias[eos] += 1.5
-    d = Discriminator(vocab, seq_len, 8, [2, 3], [4, 4], dropout=0.0, eos_token=eos).double()
+    d = Discriminator(vocab, seq_len=seq_len, emb_dim=8, filter_sizes=[2, 3], num_filters=[4, 4], dropout=0.0,
+                      eos_token=eos).double()
     return g, d
 
 

@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from seqgan.generator import Generator, sample_from_logits
+from seqgan.generator import Generator
+from seqgan.kernels.sampling import sample_from_logits
 from seqgan.scheduled_sampling import scheduled_sampling_nll, teacher_forcing_prob
 
 
@@ -27,13 +28,13 @@ def test_schedules_fall_monotonically():
 
 
 def test_full_teacher_forcing_is_plain_mle():
-    g = Generator(30, 8, 8, seq_len=6).double()
+    g = Generator(30, emb_dim=8, hidden_dim=8, seq_len=6).double()
     y = g.sample(5)
     assert torch.allclose(scheduled_sampling_nll(g, y, 1.0), g.nll(y), atol=1e-10)
 
 
 def test_no_teacher_forcing_feeds_own_samples():
-    g = Generator(30, 8, 8, seq_len=6, init_std=0.5).double()
+    g = Generator(30, emb_dim=8, hidden_dim=8, seq_len=6, init_std=0.5).double()
     y = g.sample(4)
     draws = torch.rand(4, 6, 2, dtype=torch.float64)
     got = scheduled_sampling_nll(g, y, 0.0, draws)

@@ -5,7 +5,7 @@ import torch
 
 from seqgan.errors import CheckpointError, ConfigError, TrainingDiverged
 from seqgan.run import train
-from seqgan.train import Callbacks, SeqGANTrainer, load_checkpoint
+from seqgan.train import Callbacks, SeqGANTrainer, configure_runtime, load_checkpoint
 
 
 def _metrics(run_dir):
@@ -118,11 +118,11 @@ def test_adversarial_round_changes_the_generator_and_the_discriminator(tiny_cfg)
     g0 = {k: v.clone() for k, v in trainer.generator.state_dict().items()}
     d0 = {k: v.clone() for k, v in trainer.discriminator.state_dict().items()}
     trainer.progress.phase = "adversarial"
-    trainer.adversarial_round()
+    trainer.method.round()
     assert all(not torch.equal(v, trainer.generator.state_dict()[k]) for k, v in g0.items() if k != "lstm.bias_hh_l0")
     assert any(not torch.equal(v, trainer.discriminator.state_dict()[k]) for k, v in d0.items())
     # G_β was synced once: it is strictly between its start (θ before the round) and the new θ
-    beta = trainer.rollout.policy.output.bias
+    beta = trainer.method.rollout.policy.output.bias
     assert torch.allclose(beta, 0.8 * g0["output.bias"] + 0.2 * trainer.generator.output.bias)
 
 
@@ -133,7 +133,7 @@ def test_baselines_train_from_the_pretrained_generator_and_change_it(tiny_cfg, m
     records = trainer.fit()
     assert [r["phase"] for r in records] == ["mle"] * 3 + ["baseline"] * 3
     assert all(r["method"] == method for r in records)
-    assert (trainer.rollout is not None) == (method == "pg_bleu")  # only PG-BLEU rolls out with G_β
+    assert (getattr(trainer.method, "rollout", None) is not None) == (method == "pg_bleu")  # only PG-BLEU has G_β
     # D was never trained
     fresh = SeqGANTrainer(cfg)
     assert all(torch.equal(v, fresh.discriminator.state_dict()[k]) for k, v in trainer.discriminator.state_dict().items())
@@ -169,18 +169,18 @@ def test_pg_bleu_reward_is_the_bleu_of_the_completed_sequence(tiny_cfg):
 
     from seqgan.rollout import batched_rewards
 
-    trainer = SeqGANTrainer(tiny_cfg.override(["train.method='pg_bleu'", "train.pg_bleu_n=3"]))
+    trainer = SeqGANTrainer(tiny_cfg.override(["train.method='pg_bleu'", "pg_bleu.n=3"]))
     refs = trainer.real_data.tolist()
     seen = []
 
     def recording(seqs):
         seen.append(seqs.clone())
-        return trainer.reward_fn()(seqs)
+        return trainer.method.reward()(seqs)
 
     y = trainer.generator.sample(3)
     q = batched_rewards(trainer.generator, y, recording, rollout_num=2)
     completed = seen[0][:4].tolist()  # a few completed rollouts
-    rewards = trainer.reward_fn()(seen[0][:4])
+    rewards = trainer.method.reward()(seen[0][:4])
     for seq, r in zip(completed, rewards.tolist()):
         expected = sentence_bleu(refs, seq, weights=(1 / 3,) * 3, smoothing_function=SmoothingFunction().method1)
         assert r == pytest.approx(expected, abs=1e-12)
@@ -232,10 +232,20 @@ def test_every_method_trains_on_variable_length_text(tiny_cfg, text_corpus, meth
 
 def test_denormals_are_flushed_on_cpu_unless_turned_off(tiny_cfg):
     small = torch.tensor([1e-20])  # small * small = 1e-40, a denormal float32
+    cpu = torch.device("cpu")
     try:
-        SeqGANTrainer(tiny_cfg)
+        configure_runtime(tiny_cfg.runtime, cpu)
         assert (small * small).item() == 0.0, "runtime.flush_denormal should make denormal results zero"
-        SeqGANTrainer(tiny_cfg.override(["runtime.flush_denormal=false"]))
+        configure_runtime(tiny_cfg.override(["runtime.flush_denormal=false"]).runtime, cpu)
         assert (small * small).item() > 0.0
     finally:
         torch.set_flush_denormal(False)
+
+
+def test_building_a_trainer_leaves_global_torch_state_alone(tiny_cfg):
+    threads = torch.get_num_threads()
+    small = torch.tensor([1e-20])
+    torch.set_flush_denormal(False)
+    SeqGANTrainer(tiny_cfg.override(["runtime.threads=1", "runtime.flush_denormal=true"]))
+    assert torch.get_num_threads() == threads
+    assert (small * small).item() > 0.0  # still not flushed

@@ -13,6 +13,9 @@ whole, and the passes over a block are as few as the arithmetic allows:
   and backward only scales them: no recomputed logits and no second exp pass.
 * `token_nll` (per-token values, for scoring) recomputes the block's logits in backward instead of
   storing them.
+
+`reference_token_nll` and `reference_weighted_nll` are the plain formulations (whole logits, then
+`F.cross_entropy`) that both must match, values and gradients (tests/test_fused.py).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 BLOCK_ROWS = 256
 # On accelerators the block only bounds memory (8192 x 5000 floats: 164 MB); big launches are what they need.
@@ -176,3 +180,15 @@ def weighted_nll(h_NxH: torch.Tensor, weight_VxH: torch.Tensor, bias_V: torch.Te
     if not (h_NxH.requires_grad or weight_VxH.requires_grad or bias_V.requires_grad) or not torch.is_grad_enabled():
         return (weights_N * token_nll(h_NxH, weight_VxH, bias_V, targets_N)).sum()
     return WeightedLinearCrossEntropy.apply(h_NxH, weight_VxH, bias_V, targets_N, weights_N)
+
+
+def reference_token_nll(h_NxH: torch.Tensor, weight_VxH: torch.Tensor, bias_V: torch.Tensor, targets_N: torch.Tensor
+                        ) -> torch.Tensor:
+    """What `token_nll` computes, the plain way: the whole (N, V) logits, then cross-entropy per row."""
+    return F.cross_entropy(h_NxH @ weight_VxH.T + bias_V, targets_N, reduction="none")
+
+
+def reference_weighted_nll(h_NxH: torch.Tensor, weight_VxH: torch.Tensor, bias_V: torch.Tensor, targets_N: torch.Tensor,
+                           weights_N: torch.Tensor) -> torch.Tensor:
+    """What `weighted_nll` computes, the plain way: Σ_n weights_n · `reference_token_nll`."""
+    return (reference_token_nll(h_NxH, weight_VxH, bias_V, targets_N) * weights_N).sum()

@@ -1,0 +1,83 @@
+"""The steps every method is built from, as plain functions that train and return metrics.
+
+Each takes the trainer (`seqgan.train.SeqGANTrainer`) for what a run shares — the models, the real
+data, the optimisers, DDP and the NaN guard — and does one unit of work: an MLE epoch, a D_φ step on
+fresh negatives, a policy-gradient update (Eq. 8).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from seqgan.data import drop_padding_columns
+from seqgan.discriminator import Discriminator
+from seqgan.generator import LSTMPolicy
+from seqgan.policy_gradient import pg_loss
+
+if TYPE_CHECKING:
+    from seqgan.train import SeqGANTrainer
+
+
+def mle_epoch(trainer: SeqGANTrainer, opt: torch.optim.Optimizer) -> dict[str, float]:
+    """One pass of teacher-forced maximum likelihood over the real data (full batches only)."""
+    g = trainer.cfg.generator
+    trainer.generator.train()
+    order = trainer.shared_order(len(trainer.real_data))
+    total = torch.zeros((), device=trainer.device)
+    batches = len(order) // g.batch_size
+    for i in range(batches):
+        batch = drop_padding_columns(trainer.real_data[trainer.my_part(order, i, g.batch_size)], trainer.eos)
+        loss = trainer.run_g(LSTMPolicy.nll, batch)
+        trainer.update(opt, trainer.generator, loss, g.grad_clip)
+        total += loss.detach()
+    return {"losses/g_mle": trainer.finite(total.item() / max(1, batches), "MLE loss")}
+
+
+def negatives_and_positives(trainer: SeqGANTrainer) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fresh samples of G_θ and as many real sequences (all of them when there are fewer): this rank's share."""
+    num_negatives = trainer.cfg.train.num_negatives // trainer.dist.world
+    negatives = trainer.generator.sample(num_negatives)
+    real = trainer.real_data
+    if num_negatives < len(real):  # keep the classes balanced, as the reference code's equal files
+        real = real[torch.randperm(len(real), device=trainer.device)[:num_negatives]]
+    return negatives, real
+
+
+def d_step(trainer: SeqGANTrainer, epochs: int) -> dict[str, float]:
+    """Train D_φ (Eq. 5) for `epochs` passes over real sequences and as many fresh samples of G_θ."""
+    batch_size = trainer.cfg.discriminator.batch_size // trainer.dist.world  # this rank's
+    negatives, real = negatives_and_positives(trainer)
+    data = torch.cat([real, negatives])
+    labels = torch.cat([torch.ones(len(real)), torch.zeros(len(negatives))]).long().to(trainer.device)
+    trainer.discriminator.train()
+    total = torch.zeros((), device=trainer.device)
+    correct = torch.zeros((), device=trainer.device)
+    seen = 0
+    for _ in range(epochs):
+        order = torch.randperm(len(data), device=trainer.device)
+        for lo in range(0, len(order), batch_size):
+            idx = order[lo:lo + batch_size]
+            loss, logits = trainer.run_d(_d_loss, data[idx], labels[idx])
+            trainer.update(trainer.d_opt, trainer.discriminator, loss, None)
+            total += loss.detach() * len(idx)
+            correct += (logits.argmax(-1) == labels[idx]).sum()
+            seen += len(idx)
+    return {"losses/d": trainer.finite(total.item() / seen, "discriminator loss"),
+            "d/train_accuracy": correct.item() / seen}
+
+
+def pg_step(trainer: SeqGANTrainer, opt: torch.optim.Optimizer, sequences_BxT: torch.Tensor,
+            weights_BxT: torch.Tensor) -> dict[str, float]:
+    """One policy-gradient update of G_θ (Eq. 8): −Σ weight · log G_θ over this rank's sequences."""
+    # DDP averages gradients over ranks; the loss is a sum over the global batch, so scale back up.
+    loss = trainer.run_g(pg_loss, sequences_BxT, weights_BxT) * trainer.dist.world
+    trainer.update(opt, trainer.generator, loss, trainer.cfg.generator.grad_clip)
+    return {"losses/g_pg": trainer.finite(loss.item(), "policy-gradient loss")}
+
+
+def _d_loss(d: Discriminator, tokens_NxT: torch.Tensor, labels_N: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """D_φ's training loss and its logits (for the accuracy)."""
+    logits_Nx2 = d(tokens_NxT)
+    return d.loss_from_logits(logits_Nx2, labels_N), logits_Nx2
