@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--preset", choices=PRESET_NAMES, help="paper (reference hyperparameters), small (CPU, ~10 min), "
                      "tiny (seconds); default small")
     src.add_argument("--config", type=Path, help="TOML config file (may name a base with preset = \"NAME\")")
-    p.add_argument("--out", type=Path, required=True, help="run folder (created; refused if it exists without --resume)")
+    p.add_argument("--out", type=Path, help="run folder (created; refused if it exists without --resume); required "
+                   "except with --help-config")
     p.add_argument("--seed", type=int, help="run seed (overrides the config's)")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -153,7 +154,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         print(describe())
         return 0
+    from seqgan.errors import ConfigError
     from seqgan.run import train
+
+    if args.out is None:
+        raise ConfigError("seqgan train needs --out DIR, the run folder to create (or to continue with --resume)")
 
     cfg = resolve_config(args)
     rank = int(os.environ.get("RANK", "0"))  # under torchrun only rank 0 shows progress

@@ -228,9 +228,13 @@ def plot_learning_curve(records: list[dict[str, Any]], pretrain_epochs: int, pat
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from seqgan.methods import METHODS
+
+    method = METHODS.get(records[-1]["method"]) if records else None
+    name = method.label if method is not None else "method"
     fig, ax = plt.subplots(figsize=(6, 4))
-    for phase, colour, label in [("mle", "tab:blue", "MLE pretraining"), ("adversarial", "tab:red", "SeqGAN (adversarial)"),
-                                 ("baseline", "tab:green", "baseline")]:
+    for phase, colour, label in [("mle", "tab:blue", "MLE pretraining"), ("adversarial", "tab:red", f"{name} (adversarial)"),
+                                 ("baseline", "tab:green", f"{name} (baseline)")]:
         pts = [(r["global_epoch"], r[metric]) for r in records if r["phase"] == phase]
         if pts:
             ax.plot(*zip(*pts), color=colour, label=label, marker=".")

@@ -25,7 +25,6 @@ from seqgan.data import BOS_ID, PAD_ID, Corpus, load_corpus
 from seqgan.discriminator import Discriminator
 from seqgan.distributed import RANK_SEED_STRIDE, Distributed, from_env, local_rank, loss_runner
 from seqgan.errors import CheckpointError, ConfigError, TrainingDiverged
-from seqgan.generator import Generator
 from seqgan.methods import method_class
 from seqgan.metrics import BleuScorer
 from seqgan.oracle import Oracle, oracle_data
@@ -147,9 +146,7 @@ class SeqGANTrainer:
             start = BOS_ID
             self.eos = self.corpus.eos
         self.vocab_size = vocab_size
-        self.generator = Generator(vocab_size, emb_dim=g.emb_dim, hidden_dim=g.hidden_dim, seq_len=self.seq_len,
-                                   init_std=g.init_std, start_token=start, eos_token=self.eos,
-                                   pad_token=PAD_ID).to(self.device)
+        self.generator = method_cls.build_generator(cfg, vocab_size, self.seq_len, start, self.eos, PAD_ID).to(self.device)
         # D_φ is drawn in every run, right after G_θ, whether or not the method trains it: every method then
         # makes the same draws up to the end of pretraining and can share one pretrained G_θ (reproduce.py).
         self.discriminator = Discriminator(vocab_size, seq_len=self.seq_len, emb_dim=d.emb_dim,

@@ -15,12 +15,15 @@ def _metrics(run_dir):
 
 
 def test_methods_start_from_one_shared_pretraining_and_match_their_own_runs(tiny_cfg, tmp_path):
-    rows = table1(tiny_cfg, seeds=2, out_dir=tmp_path / "t1")
-    assert set(rows) == {"random", "mle", "ss", "pg_bleu", "seqgan"}
+    rows = table1(tiny_cfg, seeds=2, out_dir=tmp_path / "t1", methods=("random", "mle", "ss", "seqgan", "dpgan"))
+    assert set(rows) == {"random", "mle", "ss", "seqgan", "dpgan"}
     assert all(len(r["nll_oracle"]) == 2 for r in rows.values())
-    # SeqGAN started from the shared pretraining equals a SeqGAN run from scratch, record for record.
+    # SeqGAN started from the shared pretraining equals a SeqGAN run from scratch, record for record; so does
+    # DPGAN, whose own discriminator (an LM) is drawn aside from the run's stream.
     train(tiny_cfg.override(["seed=1"]), tmp_path / "direct")
     assert _metrics(tmp_path / "t1" / "seed1" / "seqgan") == _metrics(tmp_path / "direct")
+    train(tiny_cfg.override(["seed=1", "train.method='dpgan'"]), tmp_path / "direct_dpgan")
+    assert _metrics(tmp_path / "t1" / "seed1" / "dpgan") == _metrics(tmp_path / "direct_dpgan")
     # Every non-random method begins from the same pretrained curve.
     pre = [r for r in _metrics(tmp_path / "t1" / "seed0" / "pretrain") if r["phase"] == "mle"]
     for method in ("mle", "ss", "seqgan"):
@@ -56,7 +59,13 @@ def test_table_reports_hand_computed_mean_std_and_p():
 def test_cli_reproduce_table1(tmp_path, capsys):
     assert main(["-q", "reproduce", "table1", "--preset", "tiny", "--seeds", "1", "--out", str(tmp_path / "r")]) == 0
     out = capsys.readouterr().out
-    assert "| SeqGAN |" in out and "| Scheduled Sampling |" in out and "| Random |" in out
+    for label in ("SeqGAN", "Scheduled Sampling", "Random", "MaliGAN", "DPGAN", "SeqGAN + rescaled reward"):
+        assert f"| {label} |" in out
+    assert "| MaliGAN | " in out and "| — |" in out  # no published figure for the new rows
+    rows = (tmp_path / "r" / "seed0" / "seqgan_rescale" / "config.toml").read_text()
+    assert 'advantage = "rescale"' in rows
+    assert main(["reproduce", "table1", "--preset", "tiny", "--methods", "seqgan,gan", "--out", str(tmp_path / "x")]) == 2
+    assert "unknown row(s) gan" in capsys.readouterr().err
     assert main(["reproduce", "table1", "--preset", "tiny", "--seeds", "0", "--out", str(tmp_path / "r")]) == 2
 
 

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from seqgan import steps
+from seqgan.generator import Generator, LSTMPolicy
 from seqgan.rewards import advantage_fn
 from seqgan.rollout import RewardFn, Rollout
 
@@ -51,6 +52,15 @@ class Method:
         self.trainer = trainer
         self.cfg = trainer.cfg
         self.settings = trainer.cfg.method  # this method's own section (None without one)
+
+    @classmethod
+    def build_generator(cls, cfg: Config, vocab_size: int, seq_len: int, start_token: int, eos_token: int | None,
+                        pad_token: int) -> LSTMPolicy:
+        """G_θ, drawn first from the run seed: the LSTM policy of `[generator]` (a method with another generator,
+        e.g. RelGAN's relational memory, overrides this)."""
+        g = cfg.generator
+        return Generator(vocab_size, emb_dim=g.emb_dim, hidden_dim=g.hidden_dim, seq_len=seq_len, init_std=g.init_std,
+                         start_token=start_token, eos_token=eos_token, pad_token=pad_token)
 
     @classmethod
     def validate(cls, cfg: Config) -> None:

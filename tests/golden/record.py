@@ -28,6 +28,6 @@ def records(method: str, overrides: list[str] | None = None) -> list[dict]:
 
 if __name__ == "__main__":
     out = {m: records(m) for m in METHODS}
-    out["seqgan_mean_baseline"] = records("seqgan", ["train.pg_baseline='mean'"])
+    out["seqgan_mean_baseline"] = records("seqgan", ["train.advantage='mean'"])
     (HERE / "tiny_methods.json").write_text(json.dumps(out, indent=1) + "\n")
     sys.stdout.write(f"wrote {HERE / 'tiny_methods.json'}\n")
