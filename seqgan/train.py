@@ -190,7 +190,8 @@ class SeqGANTrainer:
     # ---- the phases every method shares -----------------------------------------------------
     def fit(self) -> list[dict[str, Any]]:
         """Run (or continue) the run to the end; returns the evaluation records."""
-        t, totals = self.cfg.train, self.totals
+        t = self.cfg.train
+        totals = self.totals
         # Algorithm 1, line 2: pretrain G_θ using MLE on the real data S (evaluated after each epoch).
         self._run_phase("mle", totals["mle"], lambda: steps.mle_epoch(self, self.mle_opt), evaluate=True)
         # Lines 3-4: pretrain the method's discriminator on real data against fresh samples of G_θ.

@@ -13,7 +13,8 @@ from seqgan.config import load_config, preset, to_toml
 from seqgan.errors import CheckpointError
 from seqgan.methods import METHODS
 from seqgan.run import load_generator, train
-from seqgan.train import Callbacks, load_checkpoint
+from seqgan.train import load_checkpoint
+from tests.runs import Crash, run_metrics
 
 ALL_METHODS = ("seqgan", "mle", "ss", "pg_bleu", "random", "maligan", "dpgan")
 METHOD_SECTIONS = ("maligan", "dpgan", "pg_bleu", "ss")
@@ -25,24 +26,6 @@ def _cfg(method):
     where G_β's rollouts never count)."""
     extra = {"pg_bleu": ["pg_bleu.n=3"], "maligan": ["maligan.mixed_start=3", "maligan.mixed_every=1"]}.get(method, [])
     return preset("tiny").override([f"train.method={method!r}", *extra])
-
-
-def _metrics(run_dir):
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    for r in rows:
-        r.pop("time_s")
-    return rows
-
-
-class _Crash(Callbacks):
-    """Simulates a kill: raises after a given number of units of a given phase."""
-
-    def __init__(self, phase, after):
-        self.phase, self.after = phase, after
-
-    def unit_end(self, phase, done, total, scalars):
-        if phase == self.phase and done == self.after:
-            raise KeyboardInterrupt
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +56,7 @@ def _assert_same_tensors(a, b, what):
 def _crash(cfg, run_dir, phase, after):
     """A run killed after `after` units of `phase`; its checkpoint is behind the kill (checkpoint_every=2)."""
     with pytest.raises(KeyboardInterrupt):
-        train(cfg, run_dir, callbacks=_Crash(phase, after))
+        train(cfg, run_dir, callbacks=Crash(phase, after))
     progress = _latest(run_dir)["progress"]
     lost = after % cfg.train.checkpoint_every
     assert lost, "the crash must lose work that the resumed run redoes"
@@ -90,13 +73,13 @@ def test_resume_after_a_crash_equals_the_uninterrupted_run(uninterrupted, tmp_pa
     whole_dir, cut_dir = uninterrupted(method), tmp_path / "cut"
     _crash(cfg, cut_dir, phase, after)
     train(cfg, cut_dir, resume=True)
-    assert _metrics(cut_dir) == _metrics(whole_dir)
+    assert run_metrics(cut_dir) == run_metrics(whole_dir)
     whole, cut = _latest(whole_dir), _latest(cut_dir)
     assert cut["progress"] == {"phase": "done", "done": 0}
     _assert_same_tensors(whole["generator"], cut["generator"], "generator")
     _assert_same_tensors(whole["discriminator"], cut["discriminator"], "discriminator")
     if method == "maligan":  # G_β of its Monte Carlo rewards, which count from the N-th token on
-        assert [r["maligan/prefix"] for r in _metrics(whole_dir) if r["phase"] == "adversarial"] == [3, 1, 0]
+        assert [r["maligan/prefix"] for r in run_metrics(whole_dir) if r["phase"] == "adversarial"] == [3, 1, 0]
         assert whole["method"]["rollout"] is not None
         _assert_same_tensors(whole["method"]["rollout"], cut["method"]["rollout"], "G_β")
     if method == "dpgan":
@@ -224,7 +207,7 @@ def test_a_format_1_checkpoint_resumes_like_the_uninterrupted_run(uninterrupted,
     assert "ss_schedule" in legacy["train"] and not set(METHOD_SECTIONS) & set(legacy)
 
     train(cfg, cut_dir, resume=True)
-    assert _metrics(cut_dir) == _metrics(whole_dir)
+    assert run_metrics(cut_dir) == run_metrics(whole_dir)
     whole, cut = _latest(whole_dir), _latest(cut_dir)
     _assert_same_tensors(whole["generator"], cut["generator"], "generator")
     _assert_same_tensors(whole["method"]["rollout"], cut["method"]["rollout"], "G_β")

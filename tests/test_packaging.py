@@ -1,7 +1,8 @@
 """The wheel holds every package of the source tree (an editable install would hide a missing one)."""
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 

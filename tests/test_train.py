@@ -5,22 +5,16 @@ import torch
 
 from seqgan.errors import CheckpointError, ConfigError, TrainingDiverged
 from seqgan.run import train
-from seqgan.train import Callbacks, SeqGANTrainer, configure_runtime, load_checkpoint
-
-
-def _metrics(run_dir):
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    for r in rows:
-        r.pop("time_s")
-    return rows
+from seqgan.train import SeqGANTrainer, configure_runtime, load_checkpoint
+from tests.runs import Crash, run_metrics
 
 
 def test_same_seed_same_metrics_and_adversarial_phase_runs(tiny_cfg, tmp_path):
     a = train(tiny_cfg, tmp_path / "a")
     b = train(tiny_cfg, tmp_path / "b")
-    assert _metrics(tmp_path / "a") == _metrics(tmp_path / "b")
+    assert run_metrics(tmp_path / "a") == run_metrics(tmp_path / "b")
     assert a["nll_oracle_pretrained"] == b["nll_oracle_pretrained"]
-    phases = [r["phase"] for r in _metrics(tmp_path / "a")]
+    phases = [r["phase"] for r in run_metrics(tmp_path / "a")]
     assert phases.count("mle") == 3 and phases.count("adversarial") == 3  # epochs 0, 2, 3 of each
     other = train(tiny_cfg.override(["seed=1"]), tmp_path / "c")
     assert other["nll_oracle_pretrained"] != a["nll_oracle_pretrained"]
@@ -33,19 +27,8 @@ def test_run_folder_holds_every_artifact(tiny_cfg, tmp_path):
                  "checkpoints/latest.pt", "checkpoints/generator.pt", "samples/final.txt"):
         assert (r / name).is_file(), name
     assert any((r / "tb").iterdir())
-    record = _metrics(r)[-1]
+    record = run_metrics(r)[-1]
     assert {"phase", "epoch", "nll_oracle", "losses/g_pg", "losses/d"} <= set(record)
-
-
-class _Crash(Callbacks):
-    """Simulates a kill: raises after a given number of units of a given phase."""
-
-    def __init__(self, phase, after):
-        self.phase, self.after = phase, after
-
-    def unit_end(self, phase, done, total, scalars):
-        if phase == self.phase and done == self.after:
-            raise KeyboardInterrupt
 
 
 @pytest.mark.parametrize("phase, after", [("mle", 3), ("d_pretrain", 1), ("adversarial", 3)])
@@ -53,9 +36,9 @@ def test_resume_after_a_crash_equals_the_uninterrupted_run(tiny_cfg, tmp_path, p
     # checkpoint_every=2: a crash at an odd unit loses work that the resumed run must redo identically.
     train(tiny_cfg, tmp_path / "whole")
     with pytest.raises(KeyboardInterrupt):
-        train(tiny_cfg, tmp_path / "cut", callbacks=_Crash(phase, after))
+        train(tiny_cfg, tmp_path / "cut", callbacks=Crash(phase, after))
     train(tiny_cfg, tmp_path / "cut", resume=True)
-    assert _metrics(tmp_path / "cut") == _metrics(tmp_path / "whole")
+    assert run_metrics(tmp_path / "cut") == run_metrics(tmp_path / "whole")
     whole = load_checkpoint(tmp_path / "whole" / "checkpoints" / "latest.pt")
     cut = load_checkpoint(tmp_path / "cut" / "checkpoints" / "latest.pt")
     for key, value in whole["generator"].items():
@@ -65,7 +48,7 @@ def test_resume_after_a_crash_equals_the_uninterrupted_run(tiny_cfg, tmp_path, p
 def test_resume_without_checkpoint_starts_from_the_beginning(tiny_cfg, tmp_path):
     train(tiny_cfg, tmp_path / "fresh", resume=True)
     train(tiny_cfg, tmp_path / "plain")
-    assert _metrics(tmp_path / "fresh") == _metrics(tmp_path / "plain")
+    assert run_metrics(tmp_path / "fresh") == run_metrics(tmp_path / "plain")
 
 
 def test_existing_run_folder_is_not_overwritten(tiny_cfg, tmp_path):
@@ -78,7 +61,7 @@ def test_existing_run_folder_is_not_overwritten(tiny_cfg, tmp_path):
 
 def test_resume_with_a_different_config_is_refused(tiny_cfg, tmp_path):
     with pytest.raises(KeyboardInterrupt):
-        train(tiny_cfg, tmp_path / "r", callbacks=_Crash("mle", 3))
+        train(tiny_cfg, tmp_path / "r", callbacks=Crash("mle", 3))
     with pytest.raises(ConfigError, match="differs"):
         train(tiny_cfg.override(["train.rollout_num=2"]), tmp_path / "r", resume=True)
 
@@ -86,7 +69,7 @@ def test_resume_with_a_different_config_is_refused(tiny_cfg, tmp_path):
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
 def test_corrupted_checkpoint_gives_a_clear_error(tiny_cfg, tmp_path, damage):
     with pytest.raises(KeyboardInterrupt):
-        train(tiny_cfg, tmp_path / "r", callbacks=_Crash("mle", 3))
+        train(tiny_cfg, tmp_path / "r", callbacks=Crash("mle", 3))
     ckpt = tmp_path / "r" / "checkpoints" / "latest.pt"
     data = ckpt.read_bytes()
     ckpt.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"not a checkpoint" * 10, "empty": b""}[damage])
@@ -96,7 +79,7 @@ def test_corrupted_checkpoint_gives_a_clear_error(tiny_cfg, tmp_path, damage):
 
 def test_checkpoint_of_another_vocabulary_is_refused(tiny_cfg, tmp_path):
     with pytest.raises(KeyboardInterrupt):
-        train(tiny_cfg, tmp_path / "r", callbacks=_Crash("mle", 3))
+        train(tiny_cfg, tmp_path / "r", callbacks=Crash("mle", 3))
     state = load_checkpoint(tmp_path / "r" / "checkpoints" / "latest.pt")
     other = SeqGANTrainer(tiny_cfg.override(["oracle.vocab_size=60"]))
     with pytest.raises(CheckpointError, match=r"vocabulary \(50 tokens\) does not match this data's \(60 tokens\)"):
@@ -211,7 +194,7 @@ def test_training_on_a_text_file_end_to_end(tiny_cfg, tmp_path, text_corpus):
 def test_resume_on_changed_text_is_refused_for_its_vocabulary(tiny_cfg, tmp_path, text_corpus):
     cfg = _text_cfg(tiny_cfg, text_corpus)
     with pytest.raises(KeyboardInterrupt):
-        train(cfg, tmp_path / "r", callbacks=_Crash("mle", 3))
+        train(cfg, tmp_path / "r", callbacks=Crash("mle", 3))
     text_corpus.write_text(text_corpus.read_text() + "an entirely new word zebra appears\n" * 3)
     with pytest.raises(CheckpointError, match="vocabulary"):
         train(cfg, tmp_path / "r", resume=True)

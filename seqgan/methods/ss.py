@@ -45,7 +45,8 @@ class ScheduledSampling(Method):
     record_phase = "baseline"
 
     def round(self) -> dict[str, float]:
-        trainer, s = self.trainer, self.settings
+        trainer = self.trainer
+        s = self.settings
         g = self.cfg.generator
         trainer.generator.train()
         order = trainer.shared_order(len(trainer.real_data))
