@@ -98,12 +98,62 @@ def _summary_writer(path: Path, purge_step: int | None) -> Any:
     return SummaryWriter(str(path), purge_step=purge_step)
 
 
+LOCK_NAME = ".lock"
+
+
+class RunFolderLock:
+    """An OS lock on the run folder's `.lock` file, held while one process writes the folder: a second writer
+    (two terminals, `make demo` twice) is refused. The OS drops the lock when its process ends, however it ends,
+    so a stale `.lock` file of a killed run never blocks. (Linux and macOS; elsewhere no lock is taken.)"""
+
+    def __init__(self, run_dir: str | Path):
+        self.run_dir = Path(run_dir)
+        self.fd: int | None = None
+
+    def acquire(self) -> RunFolderLock:
+        import os
+
+        try:
+            import fcntl
+        except ImportError:  # no flock on this platform
+            return self
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise ConfigError(f"--out {str(self.run_dir)!r} is a file; give a folder path")
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.run_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the run folder {str(self.run_dir)!r}: {exc.strerror}; choose another "
+                              "--out") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            owner = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise ConfigError(f"run folder {str(self.run_dir)!r} is in use by process {owner}; wait for it to finish, "
+                              "or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        import os
+
+        if self.fd is not None:
+            import fcntl
+
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
 def prepare_run_dir(out_dir: str | Path, cfg: Config, resume: bool) -> Path:
     """Create the run folder, or check that resuming it is safe; never overwrites a finished run."""
     run_dir = Path(out_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"--out {str(run_dir)!r} is a file; give a folder path")
-    if run_dir.exists() and any(run_dir.iterdir()) and not resume:
+    if run_dir.exists() and any(p.name != LOCK_NAME for p in run_dir.iterdir()) and not resume:
         raise ConfigError(f"run folder {str(run_dir)!r} already exists; add --resume to continue it, "
                           "or choose another --out")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -126,15 +176,26 @@ def train(cfg: Config, out_dir: str | Path, resume: bool = False, callbacks: Cal
     """
     ctx = distributed.from_env()
     refused = None
+    lock = RunFolderLock(out_dir)
     if ctx.main:
         try:
+            lock.acquire()
             prepare_run_dir(out_dir, cfg, resume)
         except ConfigError as exc:
+            lock.release()
             refused = str(exc)
     refused = ctx.gather(refused)[0]  # every rank learns whether rank 0 could prepare the folder
     if refused:
         raise ConfigError(refused)
-    run_dir = Path(out_dir)
+    try:
+        return _train_in(cfg, Path(out_dir), resume, callbacks, init_from, ctx)
+    finally:
+        lock.release()
+
+
+def _train_in(cfg: Config, run_dir: Path, resume: bool, callbacks: Callbacks | None, init_from: str | Path | None,
+              ctx: distributed.Distributed) -> dict[str, Any]:
+    """The body of `train` once rank 0 holds the prepared run folder."""
     configure_runtime(cfg.runtime, resolve_device(cfg.runtime.device))
     trainer = SeqGANTrainer(cfg, run_dir)
     resumed = trainer.resume() if resume else False

@@ -232,3 +232,24 @@ def test_building_a_trainer_leaves_global_torch_state_alone(tiny_cfg):
     SeqGANTrainer(tiny_cfg.override(["runtime.threads=1", "runtime.flush_denormal=true"]))
     assert torch.get_num_threads() == threads
     assert (small * small).item() > 0.0  # still not flushed
+
+
+def test_a_second_writer_of_a_run_folder_is_refused_and_a_dead_ones_lock_never_blocks(tiny_cfg, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "r"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom seqgan.run import RunFolderLock\n"
+                               f"RunFolderLock({str(run)!r}).acquire()\nprint('held', flush=True)\ntime.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ConfigError, match=f"in use by process {holder.pid}"):
+            train(tiny_cfg, run, resume=True)
+    finally:
+        holder.kill()  # SIGKILL: the holder never releases; the OS does
+        holder.wait()
+    time.sleep(0.1)
+    train(tiny_cfg.override(["train.adversarial_rounds=0", "train.pretrain_epochs=1"]), run, resume=True)
+    assert (run / "summary.json").is_file()
