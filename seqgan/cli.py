@@ -19,6 +19,7 @@ REAL_EXPERIMENTS = ("poems", "coco", "emnlp", "nottingham")
 
 def main(argv: list[str] | None = None) -> int:
     _flush_denormals_in_every_thread()
+    _terminate_like_ctrl_c()
     parser = build_parser()
     args = parser.parse_args(argv)
     # Progress shows on the bars; per-evaluation lines go to the run folder's train.log (-v shows them too).
@@ -35,6 +36,19 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted. Work up to the last checkpoint is kept; run the same command with --resume "
               "to continue.", file=sys.stderr)
         return 130
+
+
+def _terminate_like_ctrl_c() -> None:
+    """SIGTERM (a scheduler's stop, `kill`) ends a run as Ctrl-C does: the last checkpoint kept, and the line that
+    says how to resume."""
+    import signal
+    import threading
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
 
 
 def _flush_denormals_in_every_thread() -> None:
@@ -152,7 +166,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.help_config:
         from seqgan.config import describe
 
-        print(describe())
+        cfg = resolve_config(args)
+        print(f"# settings of {'--config ' + str(args.config) if args.config else 'the ' + (args.preset or 'small') + ' preset'}"
+              f"{' with --set' if args.set else ''}; set any with --set section.key=value\n")
+        print(describe(cfg))
         return 0
     from seqgan.errors import ConfigError
     from seqgan.run import train
@@ -262,8 +279,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     if args.num <= 0:
         raise ConfigError(f"--num must be > 0, got {args.num}")
-    if args.temperature <= 0:
-        raise ConfigError(f"--temperature must be > 0, got {args.temperature}")
+    if not args.temperature > 0 or args.temperature == float("inf"):
+        raise ConfigError(f"--temperature must be a finite number > 0, got {args.temperature}")
     generator = load_generator(args.checkpoint)
     vocab, tokenizer = load_vocabulary(args.checkpoint)
     torch.manual_seed(args.seed)

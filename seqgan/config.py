@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,13 @@ def _check(ok: bool, message: str) -> None:
 
 def _positive(section: str, **values: float) -> None:
     for name, value in values.items():
-        _check(value > 0, f"{section}.{name} must be > 0, got {value!r}; set e.g. --set {section}.{name}=1")
+        _check(value > 0 and math.isfinite(value),
+               f"{section}.{name} must be a finite number > 0, got {value!r}; set e.g. --set {section}.{name}=1")
 
 
 def _non_negative(section: str, **values: float) -> None:
     for name, value in values.items():
-        _check(value >= 0, f"{section}.{name} must be >= 0, got {value!r}")
+        _check(value >= 0 and math.isfinite(value), f"{section}.{name} must be a finite number >= 0, got {value!r}")
 
 
 # The checks a method's config section uses in its own __post_init__ (seqgan/methods/*.py).
@@ -531,8 +533,9 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
-def describe() -> str:
-    """Every setting with its default and docstring: the documentation `--help-config` prints."""
+def describe(base: Config | None = None) -> str:
+    """Every setting with its value in `base` (the paper's defaults without one) and its docstring: the
+    documentation `--help-config` prints (for the chosen preset or config file)."""
 
     from seqgan.methods import METHODS
 
@@ -540,7 +543,12 @@ def describe() -> str:
     method_sections = [(name, cls.config) for name, cls in METHODS.items() if cls.config is not None]
     for section, cls in [("", Config)] + list(_SECTIONS.items()) + method_sections:
         docs = field_docs(cls)
-        defaults = cls()
+        if base is None:
+            defaults = cls()
+        elif cls is Config:
+            defaults = base
+        else:
+            defaults = base.methods[section] if section in METHODS else getattr(base, section)
         if section in METHODS:
             out.append(f"[{section}]  method {section!r}: {METHODS[section].title}. {cls.__doc__}")
         elif section:

@@ -153,12 +153,15 @@ def prepare_run_dir(out_dir: str | Path, cfg: Config, resume: bool) -> Path:
     run_dir = Path(out_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"--out {str(run_dir)!r} is a file; give a folder path")
-    if run_dir.exists() and any(p.name != LOCK_NAME for p in run_dir.iterdir()) and not resume:
+    # A folder holding only its config.toml is a start that failed before any work (bad data, a bad setting):
+    # the corrected command may reuse it.
+    if run_dir.exists() and any(p.name not in (LOCK_NAME, "config.toml") for p in run_dir.iterdir()) and not resume:
         raise ConfigError(f"run folder {str(run_dir)!r} already exists; add --resume to continue it, "
                           "or choose another --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path = run_dir / "config.toml"
-    if resume and config_path.exists():
+    started = any(p.name not in (LOCK_NAME, "config.toml") for p in run_dir.iterdir())
+    if resume and started and config_path.exists():
         from seqgan.config import load_config
 
         if load_config(config_path).to_dict() != cfg.to_dict():

@@ -44,7 +44,11 @@ def test_train_then_sample(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "--preset", "tiny", "--out", "{tmp}/r", "--set", "train.rollout_num=0"], "rollout_num must be > 0"),
+    (["train", "--preset", "tiny", "--out", "{tmp}/r", "--set", "train.rollout_num=0"], "rollout_num must be a finite"),
+    (["train", "--preset", "tiny", "--out", "{tmp}/r", "--set", "generator.lr=inf"], "generator.lr must be a finite"),
+    (["train", "--preset", "tiny", "--out", "{tmp}/r", "--set", "train.update_rate=nan"], "update_rate must be in"),
+    (["sample", "--checkpoint", "{tmp}", "--temperature", "nan"], "--temperature must be a finite number > 0"),
+    (["sample", "--checkpoint", "{tmp}", "--temperature", "inf"], "--temperature must be a finite number > 0"),
     (["train", "--config", "{tmp}/missing.toml", "--out", "{tmp}/r"], "not found"),
     (["sample", "--checkpoint", "{tmp}", "--num", "3"], "no checkpoint in"),
     (["sample", "--checkpoint", "{tmp}/junk.pt"], "corrupted or not a seqgan checkpoint"),
@@ -65,6 +69,45 @@ def test_bad_input_gives_a_message_and_exit_2_not_a_traceback(tmp_path, capsys, 
 def test_help_config_documents_settings(capsys):
     assert main(["train", "--out", "x", "--help-config"]) == 0
     assert "train.update_rate = 0.8" in capsys.readouterr().out
+
+
+def test_help_config_shows_the_chosen_presets_values(capsys):
+    assert main(["train", "--preset", "tiny", "--help-config"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny preset" in out and "train.pretrain_epochs = 4\n" in out and "oracle.vocab_size = 50\n" in out
+    assert main(["train", "--help-config", "--set", "train.method='maligan'", "--set", "maligan.mixed_start=2"]) == 0
+    assert "maligan.mixed_start = 2\n" in capsys.readouterr().out
+
+
+def test_sigterm_ends_a_run_like_ctrl_c(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "r"
+    proc = subprocess.Popen([sys.executable, "-m", "seqgan", "-q", "train", "--preset", "small", "--out", str(run)],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run / "config.toml").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130
+    assert "--resume" in err and "Traceback" not in err
+
+
+def test_a_start_that_failed_before_any_work_does_not_block_the_corrected_command(tmp_path, capsys):
+    run = tmp_path / "r"
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    assert main(["-q", "train", "--preset", "tiny", "--data", str(empty), "--out", str(run)]) == 2
+    capsys.readouterr()
+    good = tmp_path / "good.txt"
+    good.write_text("".join(f"line {i} of text\n" for i in range(40)))
+    assert main(["-q", "train", "--preset", "tiny", "--set", "train.adversarial_rounds=0", "--data", str(good),
+                 "--out", str(run)]) == 0, capsys.readouterr().err
 
 
 def test_ctrl_c_says_how_to_resume_without_a_traceback(tmp_path, capsys, monkeypatch):

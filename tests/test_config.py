@@ -23,10 +23,10 @@ def test_presets_are_valid_and_round_trip_through_toml(name, tmp_path):
 
 
 @pytest.mark.parametrize("assignment, message", [
-    ("train.rollout_num=0", "train.rollout_num must be > 0"),
+    ("train.rollout_num=0", "train.rollout_num must be a finite number > 0"),
     ("train.update_rate=1.5", r"update_rate must be in \[0, 1\]"),
     ("discriminator.dropout=1", r"dropout must be in \[0, 1\)"),
-    ("generator.lr=-1", "generator.lr must be > 0"),
+    ("generator.lr=-1", "generator.lr must be a finite number > 0"),
     ("train.rolout_num=3", "did you mean 'rollout_num'"),
     ("train.rollout_num=abc", "must be an integer"),
     ("oracle.source=mine", "'paper' or 'random'"),
@@ -42,7 +42,7 @@ def test_presets_are_valid_and_round_trip_through_toml(name, tmp_path):
     ("ss.k=5000", "ss.k is a setting of method 'ss', but train.method is 'seqgan'"),
     ("ss.schedule='cosine'", "'linear', 'exponential' or 'inverse_sigmoid'"),
     ("maligan.rewards='all'", "maligan.rewards must be 'rollout' or 'sequence'"),
-    ("maligan.mixed_every=0", "maligan.mixed_every must be > 0"),
+    ("maligan.mixed_every=0", "maligan.mixed_every must be a finite number > 0"),
     ("dpgan.discount=2", r"dpgan.discount must be in \[0, 1\]"),
     ("runtime.tf32=2", "runtime.tf32"),
 ])
