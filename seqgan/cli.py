@@ -204,6 +204,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
+    if args.out.exists() and not args.out.is_dir():
+        raise ConfigError(f"--out {str(args.out)!r} is a file; give a folder path")
     cfg = resolve_config(args)
     bars = None if args.no_progress or args.quiet else ProgressBars()
     try:
@@ -281,6 +283,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise ConfigError(f"--num must be > 0, got {args.num}")
     if not args.temperature > 0 or args.temperature == float("inf"):
         raise ConfigError(f"--temperature must be a finite number > 0, got {args.temperature}")
+    if args.out is not None and (args.out.is_dir() or not args.out.parent.is_dir()):
+        where = "is a folder" if args.out.is_dir() else f"is in a folder that does not exist ({str(args.out.parent)!r})"
+        raise ConfigError(f"--out {str(args.out)!r} {where}; give a file path in an existing folder")
     generator = load_generator(args.checkpoint)
     vocab, tokenizer = load_vocabulary(args.checkpoint)
     torch.manual_seed(args.seed)

@@ -473,9 +473,14 @@ def load_config(path: str | Path, base: Config | None = None) -> Config:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {str(path)!r} is a folder; give the path of a .toml file "
+                          "(a run folder's is RUN/config.toml)") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
     name = data.pop("preset", None)
+    _check(name is None or isinstance(name, str), f"{str(path)}: preset must be a name in quotes "
+           f"({', '.join(repr(p) for p in PRESETS)}), got {name!r}")
     if any(old.split(".")[1] in data.get(old.split(".")[0], {}) for old in LEGACY_KEYS):
         data = migrate_legacy(data)
     start = preset(name) if name is not None else (base or Config())

@@ -31,8 +31,15 @@ class Oracle(LSTMPolicy):
     def paper(cls, seq_len: int = PAPER_SEQ_LEN, path: str | Path | None = None) -> Oracle:
         """The authors' oracle (LantaoYu/SeqGAN save/target_params.pkl, converted losslessly to npz)."""
         source = Path(path) if path else resources.files("seqgan") / "assets" / "oracle_params.npz"
-        with resources.as_file(source) as p, np.load(p, allow_pickle=False) as npz:
-            a = {k: torch.from_numpy(npz[k].copy()) for k in _NPZ_KEYS}
+        try:
+            with resources.as_file(source) as p, np.load(p, allow_pickle=False) as npz:
+                missing = [k for k in _NPZ_KEYS if k not in npz.files]
+                if missing:
+                    raise DataError(f"{str(source)!r} is not an oracle: it lacks {', '.join(missing)}")
+                a = {k: torch.from_numpy(npz[k].copy()) for k in _NPZ_KEYS}
+        except (ValueError, OSError) as exc:  # a pickle inside (refused), not an npz at all
+            raise DataError(f"{str(source)!r} is not an oracle npz file (it may hold a pickle, which is never "
+                            f"loaded): {str(exc).splitlines()[0][:120]}") from None
         vocab, emb = a["00_g_embeddings"].shape
         oracle = cls(vocab, emb, a["02_Ui"].shape[0], seq_len)
         lstm = oracle.lstm
@@ -88,6 +95,9 @@ def read_token_file(path: str | Path) -> torch.Tensor:
             rows.append([int(tok) for tok in line.split()])
         except ValueError:
             raise DataError(f"{str(path)}: sequence {lineno}: expected integer token ids, got {line.strip()[:60]!r}") from None
+        if any(not 0 <= tok < 2**63 for tok in rows[-1]):
+            raise DataError(f"{str(path)}: sequence {lineno}: token ids must be non-negative integers below 2^63, got "
+                            f"{line.strip()[:60]!r}")
         if len(rows[-1]) != len(rows[0]):
             raise DataError(f"{str(path)}: sequence {lineno} has length {len(rows[-1])}, but the first has {len(rows[0])}; "
                             "the oracle benchmark needs sequences of one length")

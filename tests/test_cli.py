@@ -49,6 +49,15 @@ def test_train_then_sample(tmp_path, capsys):
     (["train", "--preset", "tiny", "--out", "{tmp}/r", "--set", "train.update_rate=nan"], "update_rate must be in"),
     (["sample", "--checkpoint", "{tmp}", "--temperature", "nan"], "--temperature must be a finite number > 0"),
     (["sample", "--checkpoint", "{tmp}", "--temperature", "inf"], "--temperature must be a finite number > 0"),
+    (["sample", "--checkpoint", "{tmp}", "--out", "{tmp}"], "is a folder"),
+    (["sample", "--checkpoint", "{tmp}", "--out", "{tmp}/missing/s.txt"], "folder that does not exist"),
+    (["train", "--config", "{tmp}", "--out", "{tmp}/r"], "is a folder"),
+    (["train", "--config", "{tmp}/preset5.toml", "--out", "{tmp}/r"], "preset must be a name in quotes"),
+    (["train", "--preset", "tiny", "--out", "{tmp}/empty.txt/r"], "cannot create the run folder"),
+    (["reproduce", "table1", "--preset", "tiny", "--out", "{tmp}/empty.txt"], "is a file"),
+    (["evaluate", "--samples", "{tmp}/huge.txt"], "below 2^63"),
+    (["evaluate", "--samples", "{tmp}/ids.txt", "--oracle", "{tmp}/other.npz"], "is not an oracle: it lacks"),
+    (["evaluate", "--samples", "{tmp}/ids.txt", "--oracle", "{tmp}/pickled.npz"], "is not an oracle npz file"),
     (["train", "--config", "{tmp}/missing.toml", "--out", "{tmp}/r"], "not found"),
     (["sample", "--checkpoint", "{tmp}", "--num", "3"], "no checkpoint in"),
     (["sample", "--checkpoint", "{tmp}/junk.pt"], "corrupted or not a seqgan checkpoint"),
@@ -61,6 +70,14 @@ def test_bad_input_gives_a_message_and_exit_2_not_a_traceback(tmp_path, capsys, 
     (tmp_path / "empty.txt").write_text("")
     (tmp_path / "junk.pt").write_bytes(b"\x00\x01junk")
     (tmp_path / "ids.txt").write_text("1 2 3\n")
+    (tmp_path / "preset5.toml").write_text("preset = 5\n")
+    (tmp_path / "huge.txt").write_text("1 2 " + "9" * 20 + "\n")
+    import numpy as np
+
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    from seqgan.oracle import _NPZ_KEYS
+
+    np.savez(tmp_path / "pickled.npz", **{k: np.array([{"a": 1}], dtype=object) for k in _NPZ_KEYS})
     assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
