@@ -8,6 +8,7 @@ uninterrupted run would. Evaluation, checkpoints, exact resume, DDP and the NaN 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -146,6 +147,7 @@ class SeqGANTrainer:
             start = BOS_ID
             self.eos = self.corpus.eos
         self.vocab_size = vocab_size
+        self.data_sha256 = data_fingerprint(self.real_data, self.test_data)
         self.generator = method_cls.build_generator(cfg, vocab_size, self.seq_len, start, self.eos, PAD_ID).to(self.device)
         # D_φ is drawn in every run, right after G_θ, whether or not the method trains it: every method then
         # makes the same draws up to the end of pretraining and can share one pretrained G_θ (reproduce.py).
@@ -306,6 +308,7 @@ class SeqGANTrainer:
             "format": CHECKPOINT_FORMAT,
             "config": self.cfg.to_dict(),
             "vocab_size": self.vocab_size,
+            "data_sha256": self.data_sha256,
             "seq_len": self.seq_len,
             "vocab": self.corpus.vocab.tokens if self.corpus else None,
             "tokenizer": self.corpus.tokenizer if self.corpus else None,
@@ -322,6 +325,7 @@ class SeqGANTrainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         state = upgrade_checkpoint(state)
         self.check_vocabulary(state)
+        self.check_data(state)
         saved = _complete(state["config"])
         if saved != self.cfg.to_dict():
             diff = _diff_keys(saved, self.cfg.to_dict())
@@ -350,6 +354,7 @@ class SeqGANTrainer:
         if state["progress"]["phase"] == "mle":
             raise CheckpointError("the pretraining checkpoint has not finished MLE pretraining; resume that run first")
         self.check_vocabulary(state)
+        self.check_data(state)
         mine, theirs = self.cfg.to_dict(), _complete(state["config"])
         shared = [*(f"{s}.{k}" for s in ("data", "oracle", "generator") for k in mine[s]), "seed", "train.pretrain_epochs"]
         differ = [key for key in shared if _get(mine, key) != _get(theirs, key)]
@@ -365,6 +370,14 @@ class SeqGANTrainer:
         self.records = [{**r, "method": method} for r in state["records"] if r["phase"] == "mle"]
         self.progress = Progress("d_pretrain", 0)
         self.elapsed, self._started = float(state["elapsed"]), time.perf_counter()
+
+    def check_data(self, state: dict[str, Any]) -> None:
+        """A checkpoint continues only on the data it was trained on (checkpoints before format 2 carry no hash)."""
+        theirs = state.get("data_sha256")
+        if theirs is not None and theirs != self.data_sha256:
+            raise CheckpointError("the training or test data changed since this checkpoint was written (their hash "
+                                  "differs); resume with the data the run started with, or start a new run with "
+                                  "another --out")
 
     def check_vocabulary(self, state: dict[str, Any]) -> None:
         """A checkpoint fits only the vocabulary it was trained with: token ids would mean other tokens."""
@@ -425,6 +438,16 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
     if not isinstance(state, dict) or "generator" not in state or "config" not in state:
         raise CheckpointError(f"{str(path)!r} is not a seqgan checkpoint (missing generator or config)")
     return state
+
+
+def data_fingerprint(*tensors: torch.Tensor | None) -> str:
+    """SHA-256 of the token ids a run trains and evaluates on."""
+    digest = hashlib.sha256()
+    for t in tensors:
+        if t is not None:
+            digest.update(str(tuple(t.shape)).encode())
+            digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def upgrade_checkpoint(state: dict[str, Any]) -> dict[str, Any]:

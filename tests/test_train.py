@@ -253,3 +253,16 @@ def test_a_second_writer_of_a_run_folder_is_refused_and_a_dead_ones_lock_never_b
     time.sleep(0.1)
     train(tiny_cfg.override(["train.adversarial_rounds=0", "train.pretrain_epochs=1"]), run, resume=True)
     assert (run / "summary.json").is_file()
+
+
+def test_resume_on_changed_data_with_the_same_vocabulary_is_refused(tiny_cfg, tmp_path, text_corpus):
+    cfg = _text_cfg(tiny_cfg, text_corpus)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "r", callbacks=Crash("mle", 3))
+    lines = text_corpus.read_text().splitlines()
+    changed = lines[:-1] + [" ".join(reversed(lines[-1].split()))]  # the same words and counts, one line reordered
+    text_corpus.write_text("\n".join(changed) + "\n")
+    with pytest.raises(CheckpointError, match="data changed since this checkpoint"):
+        train(cfg, tmp_path / "r", resume=True)
+    text_corpus.write_text("\n".join(lines) + "\n")
+    train(cfg, tmp_path / "r", resume=True)  # back to the data it started with: it continues
