@@ -266,6 +266,12 @@ def format_summary(summary: dict[str, Any], run_dir: Path) -> str:
         keys = [k for k in ("bleu2", "bleu3", "bleu4", "bleu5", "self_bleu2", "self_bleu4", "pitch_mse") if k in final]
         lines += ["", f"final samples ({final['num_samples']} vs {final['num_references']} test references): "
                   + ", ".join(f"{k} {final[k]:.3f}" for k in keys)]
+    health = summary.get("health")
+    if health:
+        h = health["final_samples"]
+        lines += ["", f"final samples: {h['distinct']:.1%} distinct, the most frequent {h['top_repeat']:.1%}"
+                  + (f", {h['copy_rate']:.1%} copied from the training data" if "copy_rate" in h else "")]
+        lines += [f"warning: {w}" for w in health["warnings"]]
     lines += ["", f"wall time {summary['wall_time_s']:.0f} s; run folder {run_dir} "
               "(metrics.jsonl, learning_curve.png, tb/, checkpoints/, samples/)"]
     return "\n".join(lines)

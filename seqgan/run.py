@@ -17,6 +17,7 @@ from seqgan import distributed
 from seqgan.config import Config, to_toml
 from seqgan.data import BOS_ID, EOS_ID, PAD_ID, Vocabulary, detokenize
 from seqgan.errors import ConfigError
+from seqgan.health import diagnose, sample_health, sequence_keys
 from seqgan.metrics import text_metrics
 from seqgan.oracle import write_token_file
 from seqgan.train import (
@@ -254,6 +255,13 @@ def finish_run(trainer: SeqGANTrainer, run_dir: Path) -> dict[str, Any]:
 
             summary["final_samples"]["pitch_mse"] = pitch_mse(texts, corpus.test_lines)
             write_midi(texts[0], samples_dir / "sample0.mid")
+    health = sample_health(samples, set(sequence_keys(trainer.real_data)))
+    warnings = list(dict.fromkeys(w for r in trainer.records for w in r.get("health/warnings", [])))
+    summary["health"] = {"final_samples": {k.split("/")[1]: v for k, v in health.items()}, "warnings": warnings}
+    for warning in diagnose(health):
+        if warning not in warnings:
+            warnings.append(warning)
+            log.warning("final samples: %s", warning)
     save_atomic(generator_artifact(trainer), run_dir / "checkpoints" / "generator.pt")
     plot_learning_curve(trainer.records, cfg.train.pretrain_epochs, run_dir / "learning_curve.png", metric)
     summary["wall_time_s"] = round(trainer.wall_time(), 1)

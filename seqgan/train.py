@@ -26,6 +26,7 @@ from seqgan.data import BOS_ID, PAD_ID, Corpus, load_corpus
 from seqgan.discriminator import Discriminator
 from seqgan.distributed import RANK_SEED_STRIDE, Distributed, from_env, local_rank, loss_runner
 from seqgan.errors import CheckpointError, ConfigError, TrainingDiverged
+from seqgan.health import diagnose, sample_health, sequence_keys
 from seqgan.methods import method_class
 from seqgan.metrics import BleuScorer
 from seqgan.oracle import Oracle, oracle_data
@@ -166,6 +167,7 @@ class SeqGANTrainer:
         self._g = loss_runner(self.generator, self.dist)
         self._d = loss_runner(self.discriminator, self.dist)
         self._test_bleu: BleuScorer | None = None  # the test set's, for evaluating on real data
+        self._training_keys: set[bytes] | None = None  # the training sequences, to spot verbatim copies
         self.mle_opt = self.adam(self.generator.parameters(), g.lr)
         self.d_opt = self.adam(self.discriminator.parameters(), d.lr)
         self.method = method_cls(self)
@@ -218,9 +220,13 @@ class SeqGANTrainer:
         if self.corpus is not None:
             if self._test_bleu is None:
                 self._test_bleu = BleuScorer(self.corpus.test_lines, max_n=4)
-            hyps = [self.corpus.decode(s) for s in self.generator.sample(self.cfg.data.num_eval).tolist()]
+            samples = self.generator.sample(self.cfg.data.num_eval)
+            hyps = [self.corpus.decode(s) for s in samples.tolist()]
             for n in (2, 3, 4):
                 metrics[f"bleu{n}"] = self._test_bleu.mean_bleu(hyps, n)
+        if self._training_keys is None:
+            self._training_keys = set(sequence_keys(self.real_data))
+        metrics.update(sample_health(samples, self._training_keys))
         return metrics
 
     # ---- what steps use ---------------------------------------------------------------------
@@ -271,9 +277,14 @@ class SeqGANTrainer:
         label = phase if phase == "mle" else self.method.record_phase
         record: dict[str, Any] = {"phase": label, "method": method, "epoch": index, "global_epoch": offset + index,
                                   **self.evaluate(), **scalars, "time_s": round(self.wall_time(), 3)}
+        warnings = diagnose(record)
+        if warnings:
+            record["health/warnings"] = warnings
         self.records.append(record)
         metric = primary_metric(self.cfg)
         log.info("%s (%s) epoch %d: %s %.4f", label, method, index, metric, record[metric])
+        for warning in warnings:
+            log.warning("%s %d: %s", label, index, warning)
         self.callbacks.evaluation(record)
 
     @staticmethod

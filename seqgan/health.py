@@ -1,0 +1,60 @@
+"""Training health: the failure modes the seed documents name, watched at every evaluation.
+
+A discriminator too strong to learn from (its accuracy pinned near 1, the rewards vanishing), and
+mode collapse (few distinct samples, one sequence repeated, training sequences copied verbatim). The
+trainer records these figures beside every evaluation and logs a warning that says what to try.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import torch
+
+# Thresholds of the warnings. A healthy generator on the oracle or a real corpus draws almost no duplicates.
+D_ACCURACY_PINNED = 0.99
+REWARD_VANISHED = 0.02
+DISTINCT_LOW = 0.5
+TOP_REPEAT_HIGH = 0.05
+COPY_RATE_HIGH = 0.5
+
+
+def sequence_keys(sequences_NxT: torch.Tensor) -> list[bytes]:
+    """One hashable key per sequence (padding after an end token included, as sampling writes it)."""
+    rows = sequences_NxT.detach().to("cpu", torch.long).contiguous().numpy()
+    return [row.tobytes() for row in rows]
+
+
+def sample_health(samples_NxT: torch.Tensor, training: set[bytes] | None = None) -> dict[str, float]:
+    """Share of distinct samples, share of the most repeated one, and (given the training set's keys) the share
+    copied verbatim from the training data."""
+    keys = sequence_keys(samples_NxT)
+    counts = Counter(keys)
+    n = max(1, len(keys))
+    stats = {"health/distinct": len(counts) / n, "health/top_repeat": max(counts.values(), default=0) / n}
+    if training is not None:
+        stats["health/copy_rate"] = sum(count for key, count in counts.items() if key in training) / n
+    return stats
+
+
+def diagnose(record: dict[str, Any]) -> list[str]:
+    """Warnings for an evaluation record, each saying what it means and what to try."""
+    warnings = []
+    accuracy = record.get("d/train_accuracy")
+    reward = record.get("rewards/mean_q")
+    if accuracy is not None and reward is not None and accuracy >= D_ACCURACY_PINNED and reward <= REWARD_VANISHED:
+        warnings.append(f"the discriminator is too strong to learn from: training accuracy {accuracy:.3f}, mean reward "
+                        f"{reward:.3g}, so the policy gradient vanishes; try train.advantage='rescale' or 'normalize', "
+                        "fewer train.d_steps or train.d_epochs, or a lower discriminator.lr")
+    distinct = record.get("health/distinct")
+    top = record.get("health/top_repeat")
+    if distinct is not None and (distinct < DISTINCT_LOW or top > TOP_REPEAT_HIGH):
+        warnings.append(f"the samples are collapsing: {distinct:.0%} of them distinct, the most frequent one "
+                        f"{top:.1%} of all; compare NLL_test with continued MLE, and try train.advantage='rescale', "
+                        "a lower generator.pg_lr or fewer adversarial rounds")
+    copied = record.get("health/copy_rate")
+    if copied is not None and copied > COPY_RATE_HIGH:
+        warnings.append(f"{copied:.0%} of the samples are training sequences copied verbatim (memorisation); "
+                        "NLL_test shows what coverage it cost")
+    return warnings

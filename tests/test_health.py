@@ -1,0 +1,46 @@
+"""Training health: collapse, memorisation and a discriminator too strong to learn from are reported."""
+
+import json
+
+import torch
+
+from seqgan.health import diagnose, sample_health, sequence_keys
+from seqgan.run import train
+from seqgan.train import SeqGANTrainer
+
+
+def test_sample_health_counts_distinct_repeated_and_copied_sequences():
+    train_set = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    samples = torch.tensor([[1, 2, 3]] * 6 + [[7, 8, 9], [7, 8, 9], [1, 1, 1], [2, 2, 2]])
+    stats = sample_health(samples, set(sequence_keys(train_set)))
+    assert stats == {"health/distinct": 0.4, "health/top_repeat": 0.6, "health/copy_rate": 0.6}
+    warnings = diagnose(stats)
+    assert any("collapsing" in w for w in warnings) and any("copied verbatim" in w for w in warnings)
+    assert diagnose({"health/distinct": 1.0, "health/top_repeat": 0.001, "health/copy_rate": 0.0}) == []
+
+
+def test_a_discriminator_too_strong_to_learn_from_is_named_with_what_to_try():
+    warnings = diagnose({"d/train_accuracy": 0.995, "rewards/mean_q": 0.004})
+    assert len(warnings) == 1 and "too strong" in warnings[0] and "train.advantage='rescale'" in warnings[0]
+    assert diagnose({"d/train_accuracy": 0.995, "rewards/mean_q": 0.3}) == []
+
+
+def test_a_collapsed_generator_is_warned_about_and_its_copy_rate_recorded(tiny_cfg, caplog):
+    trainer = SeqGANTrainer(tiny_cfg)
+    line = trainer.real_data[0]
+    trainer.generator.sample = lambda n, **kw: line.expand(n, -1).clone()  # repeats one training sequence
+    with caplog.at_level("WARNING", logger="seqgan"):
+        trainer._evaluate_if_due(0, 1, {})
+    record = trainer.records[-1]
+    assert record["health/copy_rate"] == 1.0 and record["health/top_repeat"] == 1.0
+    assert any("collapsing" in w for w in record["health/warnings"])
+    assert "collapsing" in caplog.text and "copied verbatim" in caplog.text
+
+
+def test_a_healthy_tiny_run_raises_no_warning(tiny_cfg, tmp_path, caplog):
+    with caplog.at_level("WARNING", logger="seqgan"):
+        summary = train(tiny_cfg, tmp_path / "r")
+    records = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert all("health/warnings" not in r and r["health/distinct"] > 0.9 for r in records)
+    assert summary["health"]["warnings"] == [] and summary["health"]["final_samples"]["copy_rate"] < 0.1
+    assert "collapsing" not in caplog.text
