@@ -18,10 +18,10 @@ REAL_EXPERIMENTS = ("poems", "coco", "emnlp", "nottingham")
 
 
 def main(argv: list[str] | None = None) -> int:
-    _flush_denormals_in_every_thread()
     _terminate_like_ctrl_c()
     parser = build_parser()
     args = parser.parse_args(argv)
+    _flush_denormals_in_every_thread(_wanted_flush(args))
     # Progress shows on the bars; per-evaluation lines go to the run folder's train.log (-v shows them too).
     level = logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
@@ -51,12 +51,23 @@ def _terminate_like_ctrl_c() -> None:
         signal.signal(signal.SIGTERM, stop)
 
 
-def _flush_denormals_in_every_thread() -> None:
+def _wanted_flush(args: argparse.Namespace) -> bool:
+    """runtime.flush_denormal of the command's configuration (True where it has none, or it is invalid: the
+    command then reports the error itself)."""
+    if args.command not in ("train", "reproduce") or getattr(args, "help_config", False):
+        return True
+    try:
+        return bool(resolve_config(args).runtime.flush_denormal)
+    except SeqGANError:
+        return True
+
+
+def _flush_denormals_in_every_thread(flush: bool = True) -> None:
     """Flush-to-zero is a per-thread CPU flag that new threads inherit, so set it before torch starts its thread pool;
     set later (as the trainer does for `runtime.flush_denormal`), it reaches only the calling thread."""
     import torch
 
-    torch.set_flush_denormal(True)
+    torch.set_flush_denormal(flush)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,6 +151,8 @@ def resolve_config(args: argparse.Namespace) -> Any:
     from seqgan.config import load_config, preset
     from seqgan.errors import ConfigError
 
+    if getattr(args, "resolved_config", None) is not None:  # main read it already (runtime.flush_denormal)
+        return args.resolved_config
     cfg = load_config(args.config) if args.config else preset(args.preset or "small")
     data: list[str] = []
     if getattr(args, "test", None) and not getattr(args, "data", None):
@@ -155,7 +168,8 @@ def resolve_config(args: argparse.Namespace) -> Any:
     if args.seed is not None:
         data.append(f"seed={args.seed}")
     args.set = [*data, *args.set]
-    return cfg.override(args.set) if args.set else cfg
+    args.resolved_config = cfg.override(args.set) if args.set else cfg
+    return args.resolved_config
 
 
 def _toml_string(path: Path) -> str:

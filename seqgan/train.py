@@ -12,6 +12,8 @@ import hashlib
 import logging
 import math
 import os
+import pickle
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -442,11 +444,20 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
         raise CheckpointError(f"no checkpoint at {str(path)!r}")
     try:
         state = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "Unsupported global" not in str(exc):  # not an object the safe loader refused: damaged or foreign bytes
+            raise CheckpointError(f"checkpoint {str(path)!r} is corrupted or not a seqgan checkpoint (not a torch "
+                                  "file); delete it to restart that run, or point to another checkpoint") from None
+        # objects that a weights-only load refuses: never unpickle them, never advise to
+        raise CheckpointError(f"{str(path)!r} holds Python objects, which seqgan never unpickles (it is not a seqgan "
+                              "checkpoint, or not a safe one); point to a checkpoint written by seqgan") from None
     except Exception as exc:  # torch raises many types for truncated or foreign files
+        detail = re.sub(r"\x1b\[[0-9;]*m", "", str(exc).splitlines()[0])[:200] if str(exc) else ""
         raise CheckpointError(f"checkpoint {str(path)!r} is corrupted or not a seqgan checkpoint "
-                              f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}); "
+                              f"({type(exc).__name__}: {detail}); "
                               "delete it to restart that run, or point to another checkpoint") from None
-    if not isinstance(state, dict) or "generator" not in state or "config" not in state:
+    if not isinstance(state, dict) or "generator" not in state or not isinstance(state.get("config"), dict) \
+            or "generator" not in state["config"]:
         raise CheckpointError(f"{str(path)!r} is not a seqgan checkpoint (missing generator or config)")
     return state
 

@@ -215,3 +215,29 @@ def test_the_cli_flushes_denormals_in_torchs_worker_threads_too():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "0"
+
+
+def test_an_unsafe_checkpoint_is_refused_without_advice_to_unpickle_it(tmp_path, capsys):
+    import argparse
+
+    import torch
+
+    path = tmp_path / "unsafe.pt"
+    torch.save({"generator": {}, "config": {}, "payload": argparse.Namespace(a=1)}, path)  # a pickled object
+    assert main(["sample", "--checkpoint", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "never unpickles" in err and "weights_only" not in err and "\x1b[" not in err and len(err.splitlines()) == 1
+
+
+def test_the_configured_flush_denormal_reaches_the_cli_before_any_work():
+    from seqgan.cli import _wanted_flush, build_parser
+
+    parse = build_parser().parse_args
+    assert _wanted_flush(parse(["train", "--preset", "tiny", "--out", "x", "--set", "runtime.flush_denormal=false"])) is False
+    assert _wanted_flush(parse(["train", "--preset", "tiny", "--out", "x"])) is True
+    assert _wanted_flush(parse(["train", "--preset", "tiny", "--out", "x", "--set", "train.rollout_num=0"])) is True
+    args = parse(["train", "--preset", "tiny", "--out", "x", "--seed", "4"])
+    _wanted_flush(args)
+    from seqgan.cli import resolve_config
+
+    assert resolve_config(args).seed == 4 and args.set.count("seed=4") == 1  # read once, not twice
