@@ -46,6 +46,7 @@ def test_table_reports_hand_computed_mean_std_and_p():
             for m, vals in {"mle": [9.0, 9.1, 9.05], "seqgan": [8.7, 8.8, 8.75]}.items()}
     rows = summarize_table1(runs)
     text = format_table1(rows, 3)
+    assert "| MLE | 9.050 ± 0.050 | — |" in format_table1(summarize_table1(runs, paper=False), 3)
     assert "| MLE | 9.050 ± 0.050 | 9.038 | 10.050 ± 0.050 |" in text
     assert "| SeqGAN | 8.750 ± 0.050 | 8.736 |" in text
     p = welch_t_test([8.7, 8.8, 8.75], [9.0, 9.1, 9.05])[2]
@@ -61,7 +62,8 @@ def test_cli_reproduce_table1(tmp_path, capsys):
     out = capsys.readouterr().out
     for label in ("SeqGAN", "Scheduled Sampling", "Random", "MaliGAN", "DPGAN", "SeqGAN + rescaled reward"):
         assert f"| {label} |" in out
-    assert "| MaliGAN | " in out and "| — |" in out  # no published figure for the new rows
+    assert "| MaliGAN | " in out and "| — |" in out
+    assert "10.310" not in out and "not this one" in out  # the tiny oracle is not the paper's: no paper column
     rows = (tmp_path / "r" / "seed0" / "seqgan_rescale" / "config.toml").read_text()
     assert 'advantage = "rescale"' in rows
     assert main(["reproduce", "table1", "--preset", "tiny", "--methods", "seqgan,gan", "--out", str(tmp_path / "x")]) == 2
