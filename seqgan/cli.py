@@ -327,7 +327,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(lines)
     if args.midi:
-        from seqgan.music import write_midi
+        from seqgan.music import REST, write_midi
+
+        if not all(tok == REST or tok.isdigit() for tok in vocab.tokens[4:]):
+            raise ConfigError("--midi needs a generator trained on melodies (e.g. --dataset nottingham); this one "
+                              "writes text")
 
         args.midi.mkdir(parents=True, exist_ok=True)
         for i, tokens in enumerate(texts):
@@ -339,12 +343,16 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.references is not None:
         return evaluate_text(args)
-    from seqgan.oracle import read_token_file
+    from seqgan.oracle import PAPER_SEQ_LEN, read_token_file
 
     sequences = read_token_file(args.samples)
     oracle = resolve_oracle(args.oracle, seq_len=sequences.shape[1])
     result = {"nll_oracle": oracle.nll_of(sequences), "num_sequences": int(sequences.shape[0]),
               "seq_len": int(sequences.shape[1]), "oracle": args.oracle}
+    if args.oracle == "paper" and sequences.shape[1] != PAPER_SEQ_LEN:
+        result["note"] = (f"the paper's oracle writes sequences of length {PAPER_SEQ_LEN}; these have length "
+                          f"{sequences.shape[1]}, scored by the same LSTM over their {sequences.shape[1]} positions")
+        print(f"note: {result['note']}", file=sys.stderr)
     if args.json:
         print(json.dumps(result))
     else:

@@ -20,7 +20,15 @@ def test_evaluate_real_data_reports_the_papers_oracle_nll(capsys):
     assert main(["evaluate", "--samples", str(REAL_DATA), "--oracle", "paper", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["nll_oracle"] == pytest.approx(5.761, abs=0.003)
-    assert result["num_sequences"] == 9984
+    assert result["num_sequences"] == 9984 and "note" not in result
+    short = REAL_DATA.read_text().splitlines()[:5]
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/short.txt"
+        open(path, "w").write("".join(" ".join(line.split()[:8]) + "\n" for line in short))
+        assert main(["evaluate", "--samples", path, "--oracle", "paper"]) == 0
+    assert "length 20; these have length 8" in capsys.readouterr().err
 
 
 def test_train_then_sample(tmp_path, capsys):
@@ -153,6 +161,9 @@ def test_train_on_text_then_sample_text_and_evaluate_bleu(tmp_path, capsys, text
     result = json.loads(capsys.readouterr().out)
     assert {f"bleu{n}" for n in range(2, 6)} | {f"self_bleu{n}" for n in range(2, 6)} <= set(result)
     assert 0 <= result["bleu2"] <= 1 and result["num_samples"] == 6
+    # a text run has no melodies: --midi is refused, not written as empty files
+    assert main(["sample", "--checkpoint", str(run), "--num", "2", "--midi", str(tmp_path / "midi")]) == 2
+    assert "writes text" in capsys.readouterr().err and not (tmp_path / "midi").exists()
 
 
 def test_evaluate_references_equals_nltk(tmp_path, capsys):
