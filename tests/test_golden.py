@@ -21,6 +21,9 @@ CASES = {
     "pg_bleu": ("pg_bleu", []),
     "random": ("random", []),
     "seqgan_mean_baseline": ("seqgan", ["train.advantage='mean'"]),
+    "seqgan_rescale": ("seqgan", ["train.advantage='rescale'"]),
+    "maligan": ("maligan", []),
+    "dpgan": ("dpgan", []),
 }
 
 
