@@ -171,6 +171,9 @@ class DiscriminatorConfig:
                "discriminator.filter_sizes and num_filters must hold positive integers")
 
 
+MAX_ROLLOUT_NUM = 10_000
+
+
 @dataclass
 class TrainConfig:
     """Algorithm 1: pretraining and the adversarial schedule, shared by every method."""
@@ -220,6 +223,8 @@ class TrainConfig:
                   rollout_num=self.rollout_num, num_negatives=self.num_negatives, eval_every=self.eval_every,
                   checkpoint_every=self.checkpoint_every, rescale_delta=self.rescale_delta)
         _check(0 <= self.update_rate <= 1, f"train.update_rate must be in [0, 1], got {self.update_rate}")
+        _check(self.rollout_num <= MAX_ROLLOUT_NUM, f"train.rollout_num = {self.rollout_num} can only be a mistake (the "
+               f"paper uses 16; at most {MAX_ROLLOUT_NUM:,}): every prefix is completed that many times per g-step")
         _check(self.advantage in ADVANTAGES,
                f"train.advantage must be one of {', '.join(ADVANTAGES)}, got {self.advantage!r}")
         names = method_names()

@@ -258,6 +258,27 @@ class Corpus:
         return decode_ids(self.vocab, ids, self.eos)
 
 
+# A line this many times longer than the 99th percentile (and longer than OUTLIER_MIN tokens) would set the
+# automatic data.max_len on its own: every sequence would be padded to it, and the rollouts sized for it.
+OUTLIER_FACTOR = 10
+OUTLIER_MIN = 256
+
+
+def check_outlier_lines(lines: list[list[str]], where: str) -> None:
+    """Refuse an automatic max_len set by a few lines far longer than the rest, naming them and the settings."""
+    lengths_sorted = sorted(len(t) for t in lines)
+    typical = lengths_sorted[min(len(lengths_sorted) - 1, int(0.99 * len(lengths_sorted)))]
+    limit = max(OUTLIER_MIN, OUTLIER_FACTOR * typical)
+    outliers = [i for i, t in enumerate(lines, 1) if len(t) > limit]
+    if outliers:
+        longest = max(len(t) for t in lines)
+        more = f" and {len(outliers) - 1} more" if len(outliers) > 1 else ""
+        raise DataError(f"{where}: line {outliers[0]}{more} is far longer than the rest "
+                        f"({longest} tokens against {typical} for 99% of lines), and would set data.max_len; set "
+                        f"--set data.max_len={typical + 1} to drop them (data.long_lines='truncate' keeps their "
+                        "start), or data.max_len explicitly to keep them")
+
+
 def load_corpus(source: str, path: str = "", test_path: str = "", tokenizer: str = "auto", max_len: int = 0,
                 min_freq: int = 1, max_vocab: int = 0, long_lines: str = "drop", test_fraction: float = 0.1,
                 end_token: bool | None = None, split_seed: int = 0) -> Corpus:
@@ -298,6 +319,8 @@ def load_corpus(source: str, path: str = "", test_path: str = "", tokenizer: str
         raise DataError(f"{str(train_file)!r}: no line has a token under the {tokenizer!r} tokenizer")
     vocab = Vocabulary.build(train_tokens, min_freq, max_vocab)
     longest = max(len(t) for t in train_tokens)
+    if not max_len:
+        check_outlier_lines(train_tokens, str(train_file))
     seq_len = max_len or longest + (1 if end_token else 0)
     train, dropped = encode_lines(train_tokens, vocab, seq_len, end_token, long_lines, str(train_file))
     test, dropped_test = encode_lines(test_tokens, vocab, seq_len, end_token, long_lines, f"{test_file or train_file} (test)")

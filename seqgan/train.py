@@ -176,6 +176,7 @@ class SeqGANTrainer:
         self.totals = {"mle": t.pretrain_epochs if method_cls.pretrains_generator else 0,
                        "d_pretrain": t.d_pretrain_steps if method_cls.trains_discriminator else 0,
                        "adversarial": self.method.rounds()}
+        self.method.preflight()
         self.progress = Progress()
         self.records: list[dict[str, Any]] = []
         self.elapsed = 0.0  # seconds of training before this process (restored on resume)

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from seqgan.errors import CheckpointError, ConfigError, TrainingDiverged
+from seqgan.errors import CheckpointError, ConfigError, DataError, TrainingDiverged
 from seqgan.run import train
 from seqgan.train import SeqGANTrainer, configure_runtime, load_checkpoint
 from tests.runs import Crash, run_metrics
@@ -266,3 +266,28 @@ def test_resume_on_changed_data_with_the_same_vocabulary_is_refused(tiny_cfg, tm
         train(cfg, tmp_path / "r", resume=True)
     text_corpus.write_text("\n".join(lines) + "\n")
     train(cfg, tmp_path / "r", resume=True)  # back to the data it started with: it continues
+
+
+def test_one_enormous_line_is_refused_at_load_time_naming_the_setting(tiny_cfg, tmp_path):
+    import time
+
+    path = tmp_path / "lines.txt"
+    lines = [f"a short line number {i} ." for i in range(200)]
+    lines.insert(17, " ".join(["word"] * 200_000))
+    path.write_text("\n".join(lines) + "\n")
+    start = time.perf_counter()
+    with pytest.raises(DataError, match=r"far longer than the rest .*data.max_len=7"):
+        SeqGANTrainer(_text_cfg(tiny_cfg, path))
+    assert time.perf_counter() - start < 5  # refused before any tensor of that length exists
+    # with data.max_len set, the long line is dropped as usual and training can start
+    SeqGANTrainer(_text_cfg(tiny_cfg, path).override(["data.max_len=7"]))
+
+
+def test_preflight_refuses_rollouts_that_cannot_fit_the_memory_budget(tiny_cfg, text_corpus):
+    cfg = _text_cfg(tiny_cfg, text_corpus).override(["data.max_len=4000", "runtime.memory_budget_mb=1"])
+    with pytest.raises(ConfigError, match="rollouts of one sequence of length 4000 need .* MiB, more than "
+                                          "runtime.memory_budget_mb = 1"):
+        SeqGANTrainer(cfg)
+    SeqGANTrainer(cfg.override(["train.method='dpgan'"]))  # no rollouts: nothing to refuse
+    with pytest.raises(ConfigError, match="can only be a mistake"):
+        tiny_cfg.override(["train.rollout_num=1000000000000"])

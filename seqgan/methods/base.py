@@ -21,9 +21,10 @@ import torch
 from torch import nn
 
 from seqgan import steps
+from seqgan.errors import ConfigError
 from seqgan.generator import Generator, LSTMPolicy
 from seqgan.rewards import advantage_fn
-from seqgan.rollout import RewardFn, Rollout
+from seqgan.rollout import RewardFn, Rollout, reward_pass_bytes
 
 if TYPE_CHECKING:
     from seqgan.config import Config
@@ -65,6 +66,9 @@ class Method:
     @classmethod
     def validate(cls, cfg: Config) -> None:
         """Refuse combinations of shared settings the method cannot honour (raise ConfigError)."""
+
+    def preflight(self) -> None:
+        """Refuse, before any work, a configuration whose largest step cannot fit (raise ConfigError)."""
 
     def rounds(self) -> int:
         """Units of the method's training phase."""
@@ -108,6 +112,24 @@ class PolicyGradientMethod(Method):
         self.opt = trainer.adam(trainer.generator.parameters(), self.cfg.generator.pg_lr)
         self.rollout: Rollout | None = None  # G_β exists from the first reward on
         self.advantage = advantage_fn(self.cfg.train.advantage, self.cfg.train.rescale_delta)
+
+    def uses_rollouts(self) -> bool:
+        """Whether its rewards come from Monte Carlo rollouts (Eq. 4)."""
+        return True
+
+    def preflight(self) -> None:
+        """The reward pass of one sequence's rollouts must fit runtime.memory_budget_mb: it is chunked by sequence,
+        so a longer sequence (one enormous line sets data.max_len) cannot be made to fit by chunking."""
+        if not self.uses_rollouts():
+            return
+        batch = max(1, self.cfg.generator.batch_size // self.trainer.dist.world)
+        fixed, per_seed = reward_pass_bytes(self.trainer.generator, batch, self.trainer.seq_len)
+        need = fixed + per_seed
+        budget = self.cfg.runtime.memory_budget_mb * 2**20
+        if need > budget:
+            raise ConfigError(f"the rollouts of one sequence of length {self.trainer.seq_len} need {need / 2**20:,.0f} "
+                              f"MiB, more than runtime.memory_budget_mb = {self.cfg.runtime.memory_budget_mb}; lower "
+                              "data.max_len, or raise runtime.memory_budget_mb if the machine has the memory")
 
     def reward(self) -> RewardFn:
         """The reward of complete sequences."""

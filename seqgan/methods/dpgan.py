@@ -85,6 +85,9 @@ class DPGAN(PolicyGradientMethod):
 
         self._lm = loss_runner(self.lm, trainer.dist)
 
+    def uses_rollouts(self) -> bool:
+        return False  # the word-level reward is dense
+
     def models(self) -> dict[str, nn.Module]:
         return {"generator": self.trainer.generator, "discriminator": self.lm}
 

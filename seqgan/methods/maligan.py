@@ -105,6 +105,9 @@ class MaliGAN(PolicyGradientMethod):
                               f"'none' with train.method='maligan' (got {cfg.train.advantage!r}); the baseline is "
                               "maligan.baseline")
 
+    def uses_rollouts(self) -> bool:
+        return self.settings.rewards == "rollout"
+
     def reward(self) -> RewardFn:
         return OddsReward(DiscriminatorReward(self.trainer.discriminator))
 
