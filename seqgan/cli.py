@@ -345,6 +345,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return evaluate_text(args)
     from seqgan.oracle import PAPER_SEQ_LEN, read_token_file
 
+    _refuse_runs_without_an_oracle(args.oracle)
     sequences = read_token_file(args.samples)
     oracle = resolve_oracle(args.oracle, seq_len=sequences.shape[1])
     result = {"nll_oracle": oracle.nll_of(sequences), "num_sequences": int(sequences.shape[0]),
@@ -358,6 +359,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         print(f"NLL_oracle {result['nll_oracle']:.4f} over {result['num_sequences']} sequences of length {result['seq_len']}")
     return 0
+
+
+def _refuse_runs_without_an_oracle(spec: str) -> None:
+    """A run trained on real data has no oracle: refuse to score against one it never had."""
+    from seqgan.config import load_config
+    from seqgan.errors import DataError
+
+    path = Path(spec)
+    if spec != "paper" and path.is_dir() and (path / "config.toml").is_file():
+        source = load_config(path / "config.toml").data.source
+        if source != "oracle":
+            raise DataError(f"run {spec!r} was trained on {source!r} data, not on an oracle, so it has no NLL_oracle; "
+                            "score its samples with --references TEST_FILE (BLEU, Self-BLEU)")
 
 
 def evaluate_text(args: argparse.Namespace) -> int:

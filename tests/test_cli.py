@@ -161,6 +161,9 @@ def test_train_on_text_then_sample_text_and_evaluate_bleu(tmp_path, capsys, text
     result = json.loads(capsys.readouterr().out)
     assert {f"bleu{n}" for n in range(2, 6)} | {f"self_bleu{n}" for n in range(2, 6)} <= set(result)
     assert 0 <= result["bleu2"] <= 1 and result["num_samples"] == 6
+    # a text run has no oracle: NLL_oracle against it is refused, not scored by an oracle it never had
+    assert main(["evaluate", "--samples", str(tmp_path / "s.txt"), "--oracle", str(run)]) == 2
+    assert "not on an oracle" in capsys.readouterr().err
     # a text run has no melodies: --midi is refused, not written as empty files
     assert main(["sample", "--checkpoint", str(run), "--num", "2", "--midi", str(tmp_path / "midi")]) == 2
     assert "writes text" in capsys.readouterr().err and not (tmp_path / "midi").exists()
