@@ -486,8 +486,7 @@ def load_config(path: str | Path, base: Config | None = None) -> Config:
     name = data.pop("preset", None)
     _check(name is None or isinstance(name, str), f"{str(path)}: preset must be a name in quotes "
            f"({', '.join(repr(p) for p in PRESETS)}), got {name!r}")
-    if any(old.split(".")[1] in data.get(old.split(".")[0], {}) for old in LEGACY_KEYS):
-        data = migrate_legacy(data)
+    data = migrate_legacy(data)  # a config.toml of seqgan 0.1; unchanged otherwise
     start = preset(name) if name is not None else (base or Config())
     merged = _merge(start.to_dict(), data)
     cfg = Config.from_dict(merged, where=str(path))
@@ -550,8 +549,7 @@ def describe(base: Config | None = None) -> str:
     from seqgan.methods import METHODS
 
     out = []
-    method_sections = [(name, cls.config) for name, cls in METHODS.items() if cls.config is not None]
-    for section, cls in [("", Config)] + list(_SECTIONS.items()) + method_sections:
+    for section, cls in [("", Config), *_SECTIONS.items(), *_method_section_classes().items()]:
         docs = field_docs(cls)
         if base is None:
             defaults = cls()

@@ -67,13 +67,8 @@ class LanguageModelReward:
 
     @torch.no_grad()
     def tokens(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
-        """Word-level rewards (B, T), 0 after a sequence's end token."""
-        was_training = self.lm.training
-        self.lm.eval()
-        try:
-            return self.lm.token_nll(tokens_BxT)
-        finally:
-            self.lm.train(was_training)
+        """Word-level rewards (B, T), 0 after a sequence's end token. (The LM has no dropout: no eval mode needed.)"""
+        return self.lm.token_nll(tokens_BxT)
 
     def sentence(self, word_BxT: torch.Tensor, tokens_BxT: torch.Tensor) -> torch.Tensor:
         """Sentence-level rewards (B,): the mean word-level reward over each sequence's tokens."""

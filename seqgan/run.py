@@ -17,7 +17,7 @@ from seqgan import distributed
 from seqgan.config import Config, to_toml
 from seqgan.data import BOS_ID, EOS_ID, PAD_ID, Vocabulary, detokenize
 from seqgan.errors import ConfigError
-from seqgan.health import diagnose, sample_health, sequence_keys
+from seqgan.health import diagnose, sample_health
 from seqgan.metrics import text_metrics
 from seqgan.oracle import write_token_file
 from seqgan.train import (
@@ -156,12 +156,12 @@ def prepare_run_dir(out_dir: str | Path, cfg: Config, resume: bool) -> Path:
         raise ConfigError(f"--out {str(run_dir)!r} is a file; give a folder path")
     # A folder holding only its config.toml is a start that failed before any work (bad data, a bad setting):
     # the corrected command may reuse it.
-    if run_dir.exists() and any(p.name not in (LOCK_NAME, "config.toml") for p in run_dir.iterdir()) and not resume:
+    started = run_dir.exists() and any(p.name not in (LOCK_NAME, "config.toml") for p in run_dir.iterdir())
+    if started and not resume:
         raise ConfigError(f"run folder {str(run_dir)!r} already exists; add --resume to continue it, "
                           "or choose another --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path = run_dir / "config.toml"
-    started = any(p.name not in (LOCK_NAME, "config.toml") for p in run_dir.iterdir())
     if resume and started and config_path.exists():
         from seqgan.config import load_config
 
@@ -255,7 +255,7 @@ def finish_run(trainer: SeqGANTrainer, run_dir: Path) -> dict[str, Any]:
 
             summary["final_samples"]["pitch_mse"] = pitch_mse(texts, corpus.test_lines)
             write_midi(texts[0], samples_dir / "sample0.mid")
-    health = sample_health(samples, set(sequence_keys(trainer.real_data)))
+    health = sample_health(samples, trainer.training_keys())
     warnings = list(dict.fromkeys(w for r in trainer.records for w in r.get("health/warnings", [])))
     summary["health"] = {"final_samples": {k.split("/")[1]: v for k, v in health.items()}, "warnings": warnings}
     for warning in diagnose(health):

@@ -15,7 +15,7 @@ import os
 import pickle
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,9 @@ from seqgan.oracle import Oracle, oracle_data
 
 log = logging.getLogger(__name__)
 
-PHASES = ("mle", "d_pretrain", "adversarial", "done")
+# The name of the MLE-pretraining phase (and of its optimiser) in records and checkpoints: a phase, not a method.
+PRETRAIN = "mle"
+PHASES = (PRETRAIN, "d_pretrain", "adversarial", "done")
 CHECKPOINT_FORMAT = 2  # 2: per-method sections and state (seqgan.methods); 1 is upgraded on load
 
 
@@ -64,12 +66,6 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"runtime.device is {name!r} but CUDA is not available here; use --set runtime.device=cpu")
     return torch.device(name)
-
-
-def adam(params: Iterable[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
-    """Adam with the fused kernel: one pass over all parameters instead of ~10 (D's optimizer step
-    on 2 cores: 6.2 s → 1.6 s per 10,000 sequences)."""
-    return torch.optim.Adam(params, lr=lr, fused=True)
 
 
 def heldout_seed(cfg: Config) -> int:
@@ -109,7 +105,7 @@ class Callbacks:
 class Progress:
     """Where a run stands: the current phase and how many of its units are complete."""
 
-    phase: str = "mle"
+    phase: str = PRETRAIN
     done: int = 0
 
 
@@ -166,14 +162,14 @@ class SeqGANTrainer:
             if not self.dist.main:
                 torch.manual_seed(cfg.seed + RANK_SEED_STRIDE * self.dist.rank)
         # Losses of G_θ and D_φ run through these, so several processes average their gradients (DDP).
-        self._g = loss_runner(self.generator, self.dist)
-        self._d = loss_runner(self.discriminator, self.dist)
+        self.run_g = loss_runner(self.generator, self.dist)
+        self.run_d = loss_runner(self.discriminator, self.dist)
         self._test_bleu: BleuScorer | None = None  # the test set's, for evaluating on real data
         self._training_keys: set[bytes] | None = None  # the training sequences, to spot verbatim copies
-        self.mle_opt = self.adam(self.generator.parameters(), g.lr)
-        self.d_opt = self.adam(self.discriminator.parameters(), d.lr)
+        self.mle_opt = steps.adam(self.generator.parameters(), g.lr)
+        self.d_opt = steps.adam(self.discriminator.parameters(), d.lr)
         self.method = method_cls(self)
-        self.totals = {"mle": t.pretrain_epochs if method_cls.pretrains_generator else 0,
+        self.totals = {PRETRAIN: t.pretrain_epochs if method_cls.pretrains_generator else 0,
                        "d_pretrain": t.d_pretrain_steps if method_cls.trains_discriminator else 0,
                        "adversarial": self.method.rounds()}
         self.method.preflight()
@@ -181,10 +177,6 @@ class SeqGANTrainer:
         self.records: list[dict[str, Any]] = []
         self.elapsed = 0.0  # seconds of training before this process (restored on resume)
         self._started = time.perf_counter()
-
-    @staticmethod
-    def adam(params: Iterable[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
-        return adam(params, lr)
 
     def global_step(self) -> int:
         """Units completed over all phases (TensorBoard's step)."""
@@ -200,7 +192,7 @@ class SeqGANTrainer:
         t = self.cfg.train
         totals = self.totals
         # Algorithm 1, line 2: pretrain G_θ using MLE on the real data S (evaluated after each epoch).
-        self._run_phase("mle", totals["mle"], lambda: steps.mle_epoch(self, self.mle_opt), evaluate=True)
+        self._run_phase(PRETRAIN, totals[PRETRAIN], lambda: steps.mle_epoch(self, self.mle_opt), evaluate=True)
         # Lines 3-4: pretrain the method's discriminator on real data against fresh samples of G_θ.
         self._run_phase("d_pretrain", totals["d_pretrain"], lambda: self.method.discriminator_step(t.d_pretrain_epochs))
         # Lines 5-17, or a baseline's own training: the method's rounds.
@@ -227,19 +219,14 @@ class SeqGANTrainer:
             hyps = [self.corpus.decode(s) for s in samples.tolist()]
             for n in (2, 3, 4):
                 metrics[f"bleu{n}"] = self._test_bleu.mean_bleu(hyps, n)
-        if self._training_keys is None:
-            self._training_keys = set(sequence_keys(self.real_data))
-        metrics.update(sample_health(samples, self._training_keys))
+        metrics.update(sample_health(samples, self.training_keys()))
         return metrics
 
-    # ---- what steps use ---------------------------------------------------------------------
-    def run_g(self, loss_fn: Callable[..., Any], *args: Any) -> Any:
-        """A loss of G_θ, through DDP when several processes train."""
-        return self._g(loss_fn, *args)
-
-    def run_d(self, loss_fn: Callable[..., Any], *args: Any) -> Any:
-        """A loss of D_φ, through DDP when several processes train."""
-        return self._d(loss_fn, *args)
+    def training_keys(self) -> set[bytes]:
+        """The training sequences as keys, built once, to spot verbatim copies among samples."""
+        if self._training_keys is None:
+            self._training_keys = set(sequence_keys(self.real_data))
+        return self._training_keys
 
     # ---- plumbing --------------------------------------------------------------------------
     def _run_phase(self, phase: str, total: int, unit: Callable[[], dict[str, float]], evaluate: bool = False) -> None:
@@ -276,8 +263,8 @@ class SeqGANTrainer:
             return
         phase = self.progress.phase
         method = self.cfg.train.method
-        offset = self.totals["mle"] if phase == "adversarial" else 0
-        label = phase if phase == "mle" else self.method.record_phase
+        offset = self.totals[PRETRAIN] if phase == "adversarial" else 0
+        label = phase if phase == PRETRAIN else self.method.record_phase
         record: dict[str, Any] = {"phase": label, "method": method, "epoch": index, "global_epoch": offset + index,
                                   **self.evaluate(), **scalars, "time_s": round(self.wall_time(), 3)}
         warnings = diagnose(record)
@@ -329,7 +316,7 @@ class SeqGANTrainer:
             "progress": {"phase": self.progress.phase, "done": self.progress.done},
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
-            "optimizers": {"mle": self.mle_opt.state_dict(), "d": self.d_opt.state_dict()},
+            "optimizers": {PRETRAIN: self.mle_opt.state_dict(), "d": self.d_opt.state_dict()},
             "method": self.method.state_dict(),
             "rng": rng,
             "records": self.records,
@@ -347,7 +334,7 @@ class SeqGANTrainer:
                                   f"{', '.join(diff)}); resume with the same command, or start a new run with another --out")
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
-        self.mle_opt.load_state_dict(state["optimizers"]["mle"])
+        self.mle_opt.load_state_dict(state["optimizers"][PRETRAIN])
         self.d_opt.load_state_dict(state["optimizers"]["d"])
         self.method.load_state_dict(state["method"])
         ranks = state.get("rng_ranks")
@@ -365,7 +352,7 @@ class SeqGANTrainer:
         The result equals this config's own run from scratch: same weights, MLE optimiser and RNG state.
         """
         state = upgrade_checkpoint(state)
-        if state["progress"]["phase"] == "mle":
+        if state["progress"]["phase"] == PRETRAIN:
             raise CheckpointError("the pretraining checkpoint has not finished MLE pretraining; resume that run first")
         self.check_vocabulary(state)
         self.check_data(state)
@@ -376,12 +363,12 @@ class SeqGANTrainer:
             raise CheckpointError(f"the pretraining checkpoint was made with other settings ({', '.join(differ)}); "
                                   "pretrain with this configuration")
         self.generator.load_state_dict(state["generator"])
-        self.mle_opt.load_state_dict(state["optimizers"]["mle"])
+        self.mle_opt.load_state_dict(state["optimizers"][PRETRAIN])
         self._restore_rng(state["rng"])
         if not self.dist.main:
             torch.manual_seed(self.cfg.seed + RANK_SEED_STRIDE * self.dist.rank)
-        method = self.cfg.train.method
-        self.records = [{**r, "method": method} for r in state["records"] if r["phase"] == "mle"]
+        # The pretraining run's records, relabelled with this run's method.
+        self.records = [{**r, "method": self.cfg.train.method} for r in state["records"] if r["phase"] == PRETRAIN]
         self.progress = Progress("d_pretrain", 0)
         self.elapsed, self._started = float(state["elapsed"]), time.perf_counter()
 

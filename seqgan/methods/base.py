@@ -109,7 +109,7 @@ class PolicyGradientMethod(Method):
     def __init__(self, trainer: SeqGANTrainer):
         super().__init__(trainer)
         # A fresh Adam for policy gradient: the MLE moments would swamp the tiny early rewards.
-        self.opt = trainer.adam(trainer.generator.parameters(), self.cfg.generator.pg_lr)
+        self.opt = steps.adam(trainer.generator.parameters(), self.cfg.generator.pg_lr)
         self.rollout: Rollout | None = None  # G_β exists from the first reward on
         self.advantage = advantage_fn(self.cfg.train.advantage, self.cfg.train.rescale_delta)
 

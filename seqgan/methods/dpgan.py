@@ -80,7 +80,7 @@ class DPGAN(PolicyGradientMethod):
             self.lm = Generator(trainer.vocab_size, emb_dim=s.emb_dim, hidden_dim=s.hidden_dim, seq_len=trainer.seq_len,
                                 init_std=trainer.cfg.generator.init_std, start_token=trainer.generator.start_token,
                                 eos_token=trainer.eos, pad_token=trainer.generator.pad_token).to(trainer.device)
-        self.lm_opt = trainer.adam(self.lm.parameters(), s.lr)
+        self.lm_opt = steps.adam(self.lm.parameters(), s.lr)
         from seqgan.distributed import loss_runner
 
         self._lm = loss_runner(self.lm, trainer.dist)
