@@ -113,8 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--preset", choices=PRESET_NAMES, help="tiny (tests), small (CPU), paper (GPU); default small")
     src.add_argument("--config", type=Path, help="TOML config file")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
-    p.add_argument("--methods", metavar="ROWS", help="table1 only: comma-separated rows to train (default all: "
-                   "random, mle, ss, pg_bleu, seqgan, seqgan_rescale, maligan, dpgan)")
+    p.add_argument("--methods", metavar="ROWS", help="comma-separated rows to train; table1: default all ("
+                   "random, mle, ss, pg_bleu, seqgan, seqgan_rescale, maligan, dpgan, rankgan, leakgan); a corpus: "
+                   "methods, default mle,seqgan")
     p.add_argument("--out", type=Path, required=True, help="output folder (reused: finished runs are not redone)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -228,7 +229,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         elif args.experiment == "ablation":
             result = ablation(cfg, args.out, callbacks=bars)
         else:
-            real_experiment(args.experiment, cfg, args.seeds, args.out, callbacks=bars)
+            real_experiment(args.experiment, cfg, args.seeds, args.out, callbacks=bars,
+                            methods=_real_methods(args.methods))
     finally:
         if bars:
             bars.close()
@@ -260,6 +262,22 @@ def _table1_rows(spec: str | None) -> tuple[str, ...]:
         raise ConfigError(f"--methods: unknown row(s) {', '.join(unknown) or '(none given)'}; "
                           f"rows: {', '.join(TABLE1_ROWS)}")
     return rows
+
+
+def _real_methods(spec: str | None) -> tuple[str, ...]:
+    from seqgan.errors import ConfigError
+    from seqgan.methods import METHODS
+    from seqgan.reproduce import REAL_METHODS
+
+    if not spec:
+        return REAL_METHODS
+    names = tuple(r.strip() for r in spec.split(",") if r.strip())
+    allowed = [m for m in METHODS if m != "random"]
+    unknown = [m for m in names if m not in allowed]
+    if unknown or not names:
+        raise ConfigError(f"--methods: unknown method(s) {', '.join(unknown) or '(none given)'}; "
+                          f"methods: {', '.join(allowed)}")
+    return names
 
 
 def format_summary(summary: dict[str, Any], run_dir: Path) -> str:

@@ -54,15 +54,18 @@ class Discriminator(nn.Module):
                 nn.init.trunc_normal_(layer.weight, std=0.1, a=-0.2, b=0.2)
                 nn.init.constant_(layer.bias, 0.1)
 
-    def embed(self, tokens_NxT: torch.Tensor) -> torch.Tensor:
-        """Token embeddings, zero after the first end token: (N, T, E)."""
+    def embed(self, tokens_NxT: torch.Tensor, keep_NxT: torch.Tensor | None = None) -> torch.Tensor:
+        """Token embeddings, zero after the first end token and wherever `keep_NxT` is False: (N, T, E)."""
         x_NxTxE = self.embedding(tokens_NxT)
         mask_NxT = valid_mask(tokens_NxT, self.eos_token)
+        if keep_NxT is not None:
+            mask_NxT = keep_NxT if mask_NxT is None else mask_NxT & keep_NxT
         return x_NxTxE if mask_NxT is None else x_NxTxE * mask_NxT.unsqueeze(-1)
 
-    def features(self, tokens_NxT: torch.Tensor) -> torch.Tensor:
-        """Max-over-time ReLU features of all convolutions, before the highway: (N, ΣF)."""
-        x_NxTxE = self.embed(tokens_NxT)
+    def features(self, tokens_NxT: torch.Tensor, keep_NxT: torch.Tensor | None = None) -> torch.Tensor:
+        """Max-over-time ReLU features of all convolutions, before the highway: (N, ΣF). Positions where
+        `keep_NxT` is False embed as zeros, as padding does (a prefix: keep the first t positions)."""
+        x_NxTxE = self.embed(tokens_NxT, keep_NxT)
         seq_len = max(x_NxTxE.shape[1], self.min_width)  # shorter sequences: zero-padded to the widest filter
         weights = [c.weight for c in self.convs]
         biases = [c.bias for c in self.convs]
@@ -86,10 +89,17 @@ class Discriminator(nn.Module):
 
     def _head(self, feat_NxF: torch.Tensor) -> torch.Tensor:
         """Highway → dropout → output layer: logits (N, 2)."""
+        return self.out(dropout(self.highway(feat_NxF), self.dropout.p, self.dropout.training))
+
+    def highway(self, feat_NxF: torch.Tensor) -> torch.Tensor:
+        """g·relu(W_h x + b_h) + (1 − g)·x with the gate g = σ(W_t x + b_t), as one lerp from x towards the transform."""
         gate_NxF = torch.sigmoid(self.highway_t(feat_NxF))
-        # g·relu(W_h x + b_h) + (1 − g)·x, as one lerp from x towards the transform.
-        feat_NxF = torch.lerp(feat_NxF, F.relu(self.highway_h(feat_NxF)), gate_NxF)
-        return self.out(dropout(feat_NxF, self.dropout.p, self.dropout.training))
+        return torch.lerp(feat_NxF, F.relu(self.highway_h(feat_NxF)), gate_NxF)
+
+    def feature_vector(self, tokens_NxT: torch.Tensor, keep_NxT: torch.Tensor | None = None) -> torch.Tensor:
+        """The sequence's feature after the highway, before dropout and the output layer: (N, ΣF). RankGAN's ranker
+        compares these by cosine; LeakGAN leaks them (of each prefix: `keep_NxT`) to its generator's manager."""
+        return self.highway(self.features(tokens_NxT, keep_NxT))
 
     def loss(self, tokens_NxT: torch.Tensor, labels_N: torch.Tensor) -> torch.Tensor:
         """Training loss of a batch; labels 1 = real, 0 = generated."""

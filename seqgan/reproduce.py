@@ -28,11 +28,16 @@ TABLE1_ROWS: dict[str, tuple[str, list[str]]] = {
     "seqgan_rescale": ("seqgan", ["train.advantage='rescale'"]),
     "maligan": ("maligan", []),
     "dpgan": ("dpgan", []),
+    "rankgan": ("rankgan", []),
+    "leakgan": ("leakgan", []),
 }
 TABLE1_METHODS = tuple(TABLE1_ROWS)
 # The SeqGAN paper's Table 1. The MaliGAN and DPGAN papers report no figure on this oracle, and LeakGAN's paper
 # reports LeakGAN, not SeqGAN with its rescaled reward: those rows have no published figure.
-PAPER_TABLE1 = {"random": 10.310, "mle": 9.038, "ss": 8.985, "pg_bleu": 8.946, "seqgan": 8.736}
+# RankGAN's and LeakGAN's figures on the same oracle (length 20) are those the RelGAN paper (Nie et al. 2019,
+# Table 1) reports; their own papers' oracle tables use other settings.
+PAPER_TABLE1 = {"random": 10.310, "mle": 9.038, "ss": 8.985, "pg_bleu": 8.946, "seqgan": 8.736, "rankgan": 8.247,
+                "leakgan": 7.038}
 NAMES = {**{name: cls.label for name, cls in METHODS.items()}, "seqgan_rescale": "SeqGAN + rescaled reward"}
 
 
@@ -57,11 +62,13 @@ def table1(cfg: Config, seeds: int, out_dir: str | Path, methods: tuple[str, ...
     for seed in range(seeds):
         base = cfg.override([f"seed={seed}"])
         pretrain_dir = out / f"seed{seed}" / "pretrain"
-        if any(m != "random" for m in methods):
+        if any(METHODS[TABLE1_ROWS[m][0]].shares_pretraining and m != "random" for m in methods):
             run_once(base.override(["train.method='mle'", "train.adversarial_rounds=0"]), pretrain_dir, callbacks)
         for row in methods:
             method, settings = TABLE1_ROWS[row]
-            init = None if method == "random" else pretrain_dir / "checkpoints" / "latest.pt"
+            # LeakGAN's manager–worker G pretrains with D interleaved: its own pretraining, not the shared one.
+            shared = method != "random" and METHODS[method].shares_pretraining
+            init = pretrain_dir / "checkpoints" / "latest.pt" if shared else None
             runs[row].append(run_once(base.override([f"train.method={method!r}", *settings]), out / f"seed{seed}" / row,
                                       callbacks, init))
     # The paper's figures are for its own oracle (vocabulary 5000, length 20); beside another oracle they mislead.
@@ -233,7 +240,9 @@ PUBLISHED = {
     "coco": {"source": "Texygen (Zhu et al. 2018), COCO table",
              "mle": {"bleu2": 0.731, "bleu3": 0.497, "bleu4": 0.305, "bleu5": 0.189},
              "seqgan": {"bleu2": 0.745, "bleu3": 0.498, "bleu4": 0.294, "bleu5": 0.180, "self_bleu2": 0.950,
-                        "self_bleu3": 0.840, "self_bleu4": 0.670, "self_bleu5": 0.489}},
+                        "self_bleu3": 0.840, "self_bleu4": 0.670, "self_bleu5": 0.489},
+             "rankgan": {"bleu2": 0.743, "bleu3": 0.467, "bleu4": 0.264, "bleu5": 0.156},
+             "leakgan": {"bleu2": 0.746, "bleu3": 0.528, "bleu4": 0.355, "bleu5": 0.230}},
     "emnlp": {"source": "none compared (our EMNLP files are two 10k sets, not the benchmark's 270k training file)"},
 }
 REAL_COLUMNS = {"poems": ("bleu2", "bleu3", "self_bleu2", "nll_test"),
@@ -243,24 +252,25 @@ REAL_COLUMNS = {"poems": ("bleu2", "bleu3", "self_bleu2", "nll_test"),
 REAL_METHODS = ("mle", "seqgan")
 
 
-def real_experiment(name: str, cfg: Config, seeds: int, out_dir: str | Path, callbacks: Callbacks | None = None
-                    ) -> dict[str, Any]:
-    """MLE against SeqGAN on a bundled corpus, from one shared MLE pretraining per seed and the same budget
-    (as many continued-MLE epochs as adversarial rounds). Writes NAME.md, NAME.json and the samples."""
+def real_experiment(name: str, cfg: Config, seeds: int, out_dir: str | Path, callbacks: Callbacks | None = None,
+                    methods: tuple[str, ...] = REAL_METHODS) -> dict[str, Any]:
+    """MLE against SeqGAN (and any other `methods`) on a bundled corpus, from one shared MLE pretraining per seed and
+    the same budget (as many continued-MLE epochs as adversarial rounds; LeakGAN pretrains its own G). Writes
+    NAME.md, NAME.json and the samples."""
     import shutil
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cfg = cfg.override([f"data.source={name!r}"])
-    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in REAL_METHODS}
+    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
     for seed in range(seeds):
         base = cfg.override([f"seed={seed}"])
         pretrain_dir = out / f"seed{seed}" / "pretrain"
         run_once(base.override(["train.method='mle'", "train.adversarial_rounds=0"]), pretrain_dir, callbacks)
-        for method in REAL_METHODS:
+        for method in methods:
             run_dir = out / f"seed{seed}" / method
-            runs[method].append(run_once(base.override([f"train.method={method!r}"]), run_dir, callbacks,
-                                         pretrain_dir / "checkpoints" / "latest.pt"))
+            init = pretrain_dir / "checkpoints" / "latest.pt" if METHODS[method].shares_pretraining else None
+            runs[method].append(run_once(base.override([f"train.method={method!r}"]), run_dir, callbacks, init))
             if seed == 0:
                 for sample in (run_dir / "samples").glob("*"):
                     if sample.suffix in (".txt", ".mid") and not sample.name.endswith(".ids.txt"):
@@ -298,7 +308,7 @@ def format_real(result: dict[str, Any], columns: tuple[str, ...]) -> str:
     published, seeds = result["published"], result["seeds"]
     head = " | ".join(_column_name(c) for c in columns)
     lines = [f"| method | {head} |", "|---" * (len(columns) + 1) + "|"]
-    for method in REAL_METHODS:
+    for method in result["methods"]:
         cells = []
         for c in columns:
             ours = result["methods"][method].get(c)

@@ -14,15 +14,17 @@ from typing import Any
 import torch
 
 from seqgan import distributed
-from seqgan.config import Config, to_toml
+from seqgan.config import Config, migrate_legacy, to_toml
 from seqgan.data import BOS_ID, EOS_ID, PAD_ID, Vocabulary, detokenize
 from seqgan.errors import ConfigError
 from seqgan.health import diagnose, sample_health
+from seqgan.methods import Method, method_class
 from seqgan.metrics import text_metrics
 from seqgan.oracle import write_token_file
 from seqgan.train import (
     Callbacks,
     SeqGANTrainer,
+    build_discriminator,
     configure_runtime,
     load_checkpoint,
     primary_metric,
@@ -272,11 +274,14 @@ def finish_run(trainer: SeqGANTrainer, run_dir: Path) -> dict[str, Any]:
 def generator_artifact(trainer: SeqGANTrainer) -> dict[str, Any]:
     """What `seqgan sample` needs: G_θ's weights and its shape."""
     g, corpus = trainer.cfg.generator, trainer.corpus
-    return {"format": 1, "kind": "generator", "generator": trainer.generator.state_dict(),
-            "vocab_size": trainer.vocab_size, "seq_len": trainer.seq_len,
-            "emb_dim": g.emb_dim, "hidden_dim": g.hidden_dim, "config": trainer.cfg.to_dict(),
-            "start_token": trainer.generator.start_token, "eos_token": trainer.eos,
-            "vocab": corpus.vocab.tokens if corpus else None, "tokenizer": corpus.tokenizer if corpus else None}
+    artifact = {"format": 1, "kind": "generator", "generator": trainer.generator.state_dict(),
+                "vocab_size": trainer.vocab_size, "seq_len": trainer.seq_len,
+                "emb_dim": g.emb_dim, "hidden_dim": g.hidden_dim, "config": trainer.cfg.to_dict(),
+                "start_token": trainer.generator.start_token, "eos_token": trainer.eos,
+                "vocab": corpus.vocab.tokens if corpus else None, "tokenizer": corpus.tokenizer if corpus else None}
+    if trainer.method.samples_with_discriminator:  # G_θ writes with D_φ's features (LeakGAN)
+        artifact["discriminator"] = trainer.discriminator.state_dict()
+    return artifact
 
 
 def summarize(records: list[dict[str, Any]], metric: str = "nll_oracle") -> dict[str, Any]:
@@ -354,10 +359,20 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> torc
     else:
         start = 0
         eos = None
-    generator = Generator(vocab, emb_dim=emb, hidden_dim=hidden, seq_len=seq_len, start_token=start, eos_token=eos,
-                          pad_token=PAD_ID)
+    method_cls = method_class(state["config"].get("train", {}).get("method", "seqgan"))
+    if method_cls.build_generator.__func__ is Method.build_generator.__func__:  # the LSTM policy
+        generator = Generator(vocab, emb_dim=emb, hidden_dim=hidden, seq_len=seq_len, start_token=start, eos_token=eos,
+                              pad_token=PAD_ID)
+    else:  # the method's own generator, from the run's configuration
+        cfg = Config.from_dict(migrate_legacy(state["config"]), where=f"{path} config")
+        generator = method_cls.build_generator(cfg, vocab, seq_len, start, eos, PAD_ID)
     try:
         generator.load_state_dict(state["generator"])
+        if method_cls.samples_with_discriminator:
+            cfg = Config.from_dict(migrate_legacy(state["config"]), where=f"{path} config")
+            discriminator = build_discriminator(cfg, vocab, seq_len, eos)
+            discriminator.load_state_dict(state["discriminator"])
+            method_cls.attach_discriminator(generator, discriminator.to(device).eval())
     except (RuntimeError, KeyError) as exc:
         raise CheckpointError(f"checkpoint {str(path)!r} does not fit a generator of vocabulary {vocab}: "
                               f"{str(exc).splitlines()[0]}") from None

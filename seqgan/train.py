@@ -92,6 +92,13 @@ def build_oracle(cfg: Config) -> Oracle:
     return Oracle.random(o.vocab_size, o.emb_dim, o.hidden_dim, o.seq_len, seed=o.seed)
 
 
+def build_discriminator(cfg: Config, vocab_size: int, seq_len: int, eos: int | None) -> Discriminator:
+    """D_φ of `[discriminator]`."""
+    d = cfg.discriminator
+    return Discriminator(vocab_size, seq_len=seq_len, emb_dim=d.emb_dim, filter_sizes=d.filter_sizes,
+                         num_filters=d.num_filters, dropout=d.dropout, l2_reg=d.l2_reg, eos_token=eos)
+
+
 class Callbacks:
     """Hooks the trainer calls; the library never prints, the CLI implements these."""
 
@@ -150,9 +157,7 @@ class SeqGANTrainer:
         self.generator = method_cls.build_generator(cfg, vocab_size, self.seq_len, start, self.eos, PAD_ID).to(self.device)
         # D_φ is drawn in every run, right after G_θ, whether or not the method trains it: every method then
         # makes the same draws up to the end of pretraining and can share one pretrained G_θ (reproduce.py).
-        self.discriminator = Discriminator(vocab_size, seq_len=self.seq_len, emb_dim=d.emb_dim,
-                                           filter_sizes=d.filter_sizes, num_filters=d.num_filters, dropout=d.dropout,
-                                           l2_reg=d.l2_reg, eos_token=self.eos).to(self.device)
+        self.discriminator = build_discriminator(cfg, vocab_size, self.seq_len, self.eos).to(self.device)
         if self.dist.enabled:
             # Same models and data on every rank; different samples from here on (rank 0 keeps the
             # single-process stream). Each rank's share of the batches must be whole.
@@ -170,7 +175,7 @@ class SeqGANTrainer:
         self.d_opt = steps.adam(self.discriminator.parameters(), d.lr)
         self.method = method_cls(self)
         self.totals = {PRETRAIN: t.pretrain_epochs if method_cls.pretrains_generator else 0,
-                       "d_pretrain": t.d_pretrain_steps if method_cls.trains_discriminator else 0,
+                       "d_pretrain": self.method.d_pretrain_steps(),
                        "adversarial": self.method.rounds()}
         self.method.preflight()
         self.progress = Progress()
@@ -192,7 +197,7 @@ class SeqGANTrainer:
         t = self.cfg.train
         totals = self.totals
         # Algorithm 1, line 2: pretrain G_θ using MLE on the real data S (evaluated after each epoch).
-        self._run_phase(PRETRAIN, totals[PRETRAIN], lambda: steps.mle_epoch(self, self.mle_opt), evaluate=True)
+        self._run_phase(PRETRAIN, totals[PRETRAIN], self.method.pretrain_epoch, evaluate=True)
         # Lines 3-4: pretrain the method's discriminator on real data against fresh samples of G_θ.
         self._run_phase("d_pretrain", totals["d_pretrain"], lambda: self.method.discriminator_step(t.d_pretrain_epochs))
         # Lines 5-17, or a baseline's own training: the method's rounds.

@@ -1,6 +1,8 @@
-"""Helpers for tests that train whole runs: reading metrics.jsonl, and a simulated kill."""
+"""Helpers for tests that train: reading metrics.jsonl, a simulated kill, and snapshots of weights."""
 
 import json
+
+import torch
 
 from seqgan.train import Callbacks
 
@@ -23,3 +25,13 @@ class Crash(Callbacks):
     def unit_end(self, phase, done, total, scalars):
         if phase == self.phase and done == self.after:
             raise KeyboardInterrupt
+
+
+def snapshot(model):
+    """A copy of a model's weights."""
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def changed(model, before):
+    """Whether any weight differs from a `snapshot`."""
+    return any(not torch.equal(v, model.state_dict()[k]) for k, v in before.items())

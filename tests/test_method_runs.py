@@ -16,8 +16,8 @@ from seqgan.run import load_generator, train
 from seqgan.train import load_checkpoint
 from tests.runs import Crash, run_metrics
 
-ALL_METHODS = ("seqgan", "mle", "ss", "pg_bleu", "random", "maligan", "dpgan")
-METHOD_SECTIONS = ("maligan", "dpgan", "pg_bleu", "ss")
+ALL_METHODS = ("seqgan", "mle", "ss", "pg_bleu", "random", "maligan", "dpgan", "rankgan", "leakgan")
+METHOD_SECTIONS = tuple(name for name, cls in METHODS.items() if cls.config is not None)
 
 
 def _cfg(method):

@@ -12,6 +12,7 @@ from seqgan.methods.dpgan import dpgan_returns, lm_loss
 from seqgan.methods.maligan import continue_sequences, mali_weights, mixed_prefix
 from seqgan.policy_gradient import pg_loss, reference_pg_loss
 from seqgan.train import SeqGANTrainer
+from tests.runs import changed, snapshot
 
 PACKAGE = Path(__file__).resolve().parents[1] / "seqgan"
 
@@ -39,46 +40,38 @@ def _trainer(tiny_cfg, method, *settings):
     return trainer
 
 
-def _snapshot(model):
-    return {k: v.clone() for k, v in model.state_dict().items()}
-
-
-def _changed(model, before):
-    return any(not torch.equal(v, model.state_dict()[k]) for k, v in before.items())
-
-
 @pytest.mark.parametrize("method", [m for m in METHODS if m != "random"])
 def test_a_round_trains_g_and_only_the_discriminator_the_method_trains(tiny_cfg, method):
     trainer = _trainer(tiny_cfg, method)
     models = trainer.method.models()
-    cnn = _snapshot(trainer.discriminator)
-    before = {role: _snapshot(m) for role, m in models.items()}
+    cnn = snapshot(trainer.discriminator)
+    before = {role: snapshot(m) for role, m in models.items()}
     trainer.method.round()
-    assert _changed(models["generator"], before["generator"])
+    assert changed(models["generator"], before["generator"])
     assert ("discriminator" in models) == trainer.method.trains_discriminator
     if "discriminator" in models:
-        assert _changed(models["discriminator"], before["discriminator"])
+        assert changed(models["discriminator"], before["discriminator"])
     if models.get("discriminator") is not trainer.discriminator:
-        assert not _changed(trainer.discriminator, cnn), "D_φ changed though the method does not train it"
+        assert not changed(trainer.discriminator, cnn), "D_φ changed though the method does not train it"
 
 
 @pytest.mark.parametrize("method", [m for m, cls in METHODS.items() if cls.trains_discriminator])
 def test_a_g_step_leaves_d_alone_and_a_d_step_leaves_g_alone(tiny_cfg, method):
     trainer = _trainer(tiny_cfg, method)
     d = trainer.method.models()["discriminator"]
-    d0 = _snapshot(d)
-    g0 = _snapshot(trainer.generator)
+    d0 = snapshot(d)
+    g0 = snapshot(trainer.generator)
     trainer.method.g_step()
-    assert _changed(trainer.generator, g0) and not _changed(d, d0)
-    g1 = _snapshot(trainer.generator)
+    assert changed(trainer.generator, g0) and not changed(d, d0)
+    g1 = snapshot(trainer.generator)
     trainer.method.discriminator_step(1)
-    assert _changed(d, d0) and not _changed(trainer.generator, g1)
+    assert changed(d, d0) and not changed(trainer.generator, g1)
 
 
 def test_every_method_shares_the_pretraining_draws(tiny_cfg):
     """Methods that bring their own models draw them aside: MLE pretraining is the same for all of them."""
     pretrained = None
-    for method in [m for m in METHODS if METHODS[m].pretrains_generator]:
+    for method in [m for m, cls in METHODS.items() if cls.pretrains_generator and cls.shares_pretraining]:
         trainer = SeqGANTrainer(tiny_cfg.override([f"train.method={method!r}", "train.d_pretrain_steps=0",
                                                    "train.adversarial_rounds=0"]))
         records = [{k: v for k, v in r.items() if k not in ("method", "time_s")} for r in trainer.fit()]

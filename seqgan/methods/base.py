@@ -48,6 +48,10 @@ class Method:
     """Whether a discriminator is pretrained (line 4) and trained in the rounds."""
     record_phase: ClassVar[str] = "adversarial"
     """How its evaluations are labelled in metrics.jsonl ('adversarial', or 'baseline' for the paper's baselines)."""
+    shares_pretraining: ClassVar[bool] = True
+    """Whether its MLE pretraining is every LSTM method's (so `reproduce` can pretrain G_θ once per seed for all)."""
+    samples_with_discriminator: ClassVar[bool] = False
+    """Whether G_θ needs D_φ to write (LeakGAN's leaked features): then D_φ is saved beside G_θ for `seqgan sample`."""
 
     def __init__(self, trainer: SeqGANTrainer):
         self.trainer = trainer
@@ -64,11 +68,23 @@ class Method:
                          start_token=start_token, eos_token=eos_token, pad_token=pad_token)
 
     @classmethod
+    def attach_discriminator(cls, generator: nn.Module, discriminator: nn.Module) -> None:
+        """Connect G_θ to the D_φ it writes with (only where `samples_with_discriminator`)."""
+
+    @classmethod
     def validate(cls, cfg: Config) -> None:
         """Refuse combinations of shared settings the method cannot honour (raise ConfigError)."""
 
     def preflight(self) -> None:
         """Refuse, before any work, a configuration whose largest step cannot fit (raise ConfigError)."""
+
+    def pretrain_epoch(self) -> dict[str, float]:
+        """One unit of MLE pretraining (Algorithm 1, line 2): an epoch of teacher-forced maximum likelihood."""
+        return steps.mle_epoch(self.trainer, self.trainer.mle_opt)
+
+    def d_pretrain_steps(self) -> int:
+        """Units of the discriminator-pretraining phase (lines 3–4)."""
+        return self.cfg.train.d_pretrain_steps if self.trains_discriminator else 0
 
     def rounds(self) -> int:
         """Units of the method's training phase."""
