@@ -257,3 +257,31 @@ def test_help_config_documents_the_leakgan_section(capsys):
     out = capsys.readouterr().out
     for key in ("leakgan.step_size", "leakgan.goal_dim", "leakgan.rescale", "leakgan.intrinsic_weight", "leakgan.mle_every"):
         assert key in out, key
+
+
+def test_leakgan_writes_text_that_ends_and_scores_the_test_set(tmp_path, text_corpus, capsys):
+    cfg = _cfg("data.source='file'", f"data.path={str(text_corpus)!r}", "data.num_eval=64")
+    summary = train(cfg, tmp_path / "run")
+    assert summary["final"]["nll_test"] > 0 and 0 <= summary["final"]["bleu2"] <= 1
+    words = set(text_corpus.read_text().split())
+    lines = (tmp_path / "run" / "samples" / "final.txt").read_text().splitlines()
+    assert len(lines) == 1000 and all(tok in words or tok == "<unk>" for line in lines for tok in line.split())
+    capsys.readouterr()
+    assert main(["sample", "--checkpoint", str(tmp_path / "run"), "--num", "3"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3
+
+
+def test_reproduce_pretrains_leakgan_on_its_own_and_rankgan_from_the_shared_pretraining(tmp_path):
+    from seqgan.reproduce import table1
+
+    cfg = preset("tiny").override(["train.adversarial_rounds=2"])
+    table1(cfg, seeds=1, out_dir=tmp_path / "t1", methods=("mle", "rankgan", "leakgan"))
+    pre = [r["nll_oracle"] for r in run_metrics(tmp_path / "t1" / "seed0" / "pretrain") if r["phase"] == "mle"]
+    rank = [r["nll_oracle"] for r in run_metrics(tmp_path / "t1" / "seed0" / "rankgan") if r["phase"] == "mle"]
+    assert rank == pre
+    # LeakGAN's run equals its own run from scratch
+    train(cfg.override(["train.method='leakgan'"]), tmp_path / "direct")
+    strip = [{k: v for k, v in r.items() if k != "time_s"} for r in run_metrics(tmp_path / "direct")]
+    assert [{k: v for k, v in r.items() if k != "time_s"} for r in run_metrics(tmp_path / "t1" / "seed0" / "leakgan")] == strip
+    table = (tmp_path / "t1" / "table1.md").read_text()
+    assert "| RankGAN |" in table and "| LeakGAN |" in table
