@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -36,6 +37,17 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted. Work up to the last checkpoint is kept; run the same command with --resume "
               "to continue.", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if exc.errno not in _STORAGE_ERRNOS:
+            raise
+        where = f" writing {exc.filename!r}" if exc.filename else ""
+        print(f"error: {exc.strerror}{where}. Checkpoints are replaced whole, so the last one is intact; free space "
+              "(or fix the folder) and run the same command with --resume to continue.", file=sys.stderr)
+        return 2
+
+
+# A write that failed for lack of space or permission: the user can act on it, so a message, not a traceback.
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def _terminate_like_ctrl_c() -> None:
@@ -398,6 +410,9 @@ def evaluate_text(args: argparse.Namespace) -> int:
     from seqgan.errors import DataError
     from seqgan.metrics import text_metrics
 
+    if args.self_bleu_max is not None and args.self_bleu_max < 2:
+        raise DataError(f"--self-bleu-max must be at least 2 (Self-BLEU scores each sample against the others), got "
+                        f"{args.self_bleu_max}; leave it out to use every sample")
     samples = [tokenize(line, args.tokenizer) for line in read_lines(args.samples, "samples")]
     references = [tokenize(line, args.tokenizer) for line in read_lines(args.references, "references")]
     try:

@@ -19,3 +19,7 @@ class DataError(SeqGANError):
 
 class TrainingDiverged(SeqGANError):
     """A loss or metric became NaN or infinite."""
+
+
+class StorageError(SeqGANError):
+    """A file could not be written (a full disk, a read-only or missing folder)."""

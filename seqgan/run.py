@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import torch
 from seqgan import distributed
 from seqgan.config import Config, migrate_legacy, to_toml
 from seqgan.data import BOS_ID, EOS_ID, PAD_ID, Vocabulary, detokenize
-from seqgan.errors import ConfigError
+from seqgan.errors import ConfigError, SeqGANError, StorageError
 from seqgan.health import diagnose, sample_health
 from seqgan.methods import Method, method_class
 from seqgan.metrics import text_metrics
@@ -114,8 +115,6 @@ class RunFolderLock:
         self.fd: int | None = None
 
     def acquire(self) -> RunFolderLock:
-        import os
-
         try:
             import fcntl
         except ImportError:  # no flock on this platform
@@ -141,8 +140,6 @@ class RunFolderLock:
         return self
 
     def release(self) -> None:
-        import os
-
         if self.fd is not None:
             import fcntl
 
@@ -160,9 +157,9 @@ def prepare_run_dir(out_dir: str | Path, cfg: Config, resume: bool) -> Path:
     # the corrected command may reuse it.
     started = run_dir.exists() and any(p.name not in (LOCK_NAME, "config.toml") for p in run_dir.iterdir())
     if started and not resume:
-        raise ConfigError(f"run folder {str(run_dir)!r} already exists; add --resume to continue it, "
-                          "or choose another --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
+        raise ConfigError(f"run folder {str(run_dir)!r} already exists; continue it (--resume; resume=True in Python) "
+                          "or choose another folder (--out)")
+    make_folder(run_dir, "run folder")
     config_path = run_dir / "config.toml"
     if resume and started and config_path.exists():
         from seqgan.config import load_config
@@ -170,8 +167,29 @@ def prepare_run_dir(out_dir: str | Path, cfg: Config, resume: bool) -> Path:
         if load_config(config_path).to_dict() != cfg.to_dict():
             raise ConfigError(f"{str(config_path)!r} differs from this command's configuration; resume with the "
                               "same options (or the saved config: --config " + str(config_path) + ")")
-    config_path.write_text(to_toml(cfg), encoding="utf-8")
+    write_text(config_path, to_toml(cfg))
     return run_dir
+
+
+def make_folder(path: Path, what: str) -> None:
+    """mkdir -p, with a one-line error where the folder cannot be made (under a file, in /proc, read-only)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create the {what} {str(path)!r} ({exc.strerror or exc}); choose a folder you can "
+                           "write (--out)") from None
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a small text file whole (temporary file, then rename), with a one-line error on a full disk."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(f"could not write {str(path)!r} ({exc.strerror or exc}); free space (or fix the folder) "
+                           "and run the command again") from None
 
 
 def train(cfg: Config, out_dir: str | Path, resume: bool = False, callbacks: Callbacks | None = None,
@@ -187,7 +205,7 @@ def train(cfg: Config, out_dir: str | Path, resume: bool = False, callbacks: Cal
         try:
             lock.acquire()
             prepare_run_dir(out_dir, cfg, resume)
-        except ConfigError as exc:
+        except SeqGANError as exc:
             lock.release()
             refused = str(exc)
     refused = ctx.gather(refused)[0]  # every rank learns whether rank 0 could prepare the folder

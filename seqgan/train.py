@@ -27,7 +27,7 @@ from seqgan.config import Config, RuntimeConfig, migrate_legacy
 from seqgan.data import BOS_ID, PAD_ID, Corpus, load_corpus
 from seqgan.discriminator import Discriminator
 from seqgan.distributed import RANK_SEED_STRIDE, Distributed, from_env, local_rank, loss_runner
-from seqgan.errors import CheckpointError, ConfigError, TrainingDiverged
+from seqgan.errors import CheckpointError, ConfigError, StorageError, TrainingDiverged
 from seqgan.health import diagnose, sample_health, sequence_keys
 from seqgan.methods import method_class
 from seqgan.metrics import BleuScorer
@@ -336,7 +336,8 @@ class SeqGANTrainer:
         if saved != self.cfg.to_dict():
             diff = _diff_keys(saved, self.cfg.to_dict())
             raise CheckpointError("the checkpoint was written with a different configuration (differs in: "
-                                  f"{', '.join(diff)}); resume with the same command, or start a new run with another --out")
+                                  f"{', '.join(diff)}); resume with the same command, or start a new run in another "
+                                  "folder (--out)")
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
         self.mle_opt.load_state_dict(state["optimizers"][PRETRAIN])
@@ -423,11 +424,19 @@ class SeqGANTrainer:
 
 
 def save_atomic(obj: Any, path: Path) -> None:
-    """Write to a temporary file in the same folder, then rename: a crash leaves the old file whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write to a temporary file in the same folder, then rename: a crash leaves the old file whole. A failed write
+    (a full disk) removes its partial temporary file and says which file, and that the previous one is intact."""
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:  # torch reports a failed write as RuntimeError with the OS error inside
+        tmp.unlink(missing_ok=True)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0][:160]
+        kept = (f"the previous {path.name} is intact" if path.exists() else f"no earlier {path.name} existed")
+        raise StorageError(f"could not write {str(path)!r} ({reason}); {kept} and no partial file is left; free "
+                           "space (or fix the folder) and continue the run (--resume; resume=True in Python)") from None
 
 
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dict[str, Any]:

@@ -1,6 +1,8 @@
 import json
+from pathlib import Path
 
 import pytest
+import torch
 
 from seqgan.cli import main
 
@@ -255,3 +257,72 @@ def test_the_configured_flush_denormal_reaches_the_cli_before_any_work():
     from seqgan.cli import resolve_config
 
     assert resolve_config(args).seed == 4 and args.set.count("seed=4") == 1  # read once, not twice
+
+
+def _full_disk_after(monkeypatch, writes):
+    """torch.save fails as on a full disk from its `writes`-th call on, after writing part of the file."""
+    import errno
+
+    real_save = torch.save
+    calls = []
+
+    def save(obj, path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) >= writes:
+            Path(path).write_bytes(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save)
+
+
+def test_a_full_disk_while_writing_a_checkpoint_says_which_file_and_keeps_the_last_one(tmp_path, capsys, monkeypatch):
+    run = tmp_path / "r"
+    args = ["-q", "train", "--preset", "tiny", "--out", str(run)]
+    _full_disk_after(monkeypatch, writes=3)  # the first two checkpoints are written, the third fails
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "latest.pt" in err and "No space left on device" in err and "is intact" in err and "--resume" in err
+    latest = run / "checkpoints" / "latest.pt"
+    assert not latest.with_name("latest.pt.tmp").exists(), "a partial checkpoint was left behind"
+    kept = torch.load(latest, weights_only=True)["progress"]
+    monkeypatch.undo()  # space freed: the same command with --resume finishes the run from the kept checkpoint
+    assert main([*args, "--resume"]) == 0, capsys.readouterr().err
+    assert kept["phase"] != "done" and (run / "summary.json").is_file()
+
+
+def test_a_full_disk_on_any_other_write_is_one_line_too(tmp_path, capsys, monkeypatch):
+    import errno
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "r" / "config.toml"))
+
+    monkeypatch.setattr(Path, "write_text", full)
+    assert main(["-q", "train", "--preset", "tiny", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "No space left on device" in err and "config.toml" in err
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc")
+def test_out_under_proc_is_a_one_line_error(capsys):
+    assert main(["-q", "train", "--preset", "tiny", "--out", "/proc/seqgan-run"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "cannot create the run folder" in err
+
+
+def test_library_errors_name_both_the_cli_option_and_the_python_argument(tmp_path, capsys):
+    from seqgan.config import preset
+    from seqgan.errors import ConfigError
+    from seqgan.run import train
+
+    cfg = preset("tiny").override(["train.adversarial_rounds=0", "train.pretrain_epochs=1"])
+    train(cfg, tmp_path / "r")
+    with pytest.raises(ConfigError, match=r"resume=True in Python"):
+        train(cfg, tmp_path / "r")
+    # and the CLI names its own option for Self-BLEU's sample count, not the Python argument
+    (tmp_path / "s.txt").write_text("a b c\nd e f\n")
+    assert main(["evaluate", "--samples", str(tmp_path / "s.txt"), "--references", str(tmp_path / "s.txt"),
+                 "--self-bleu-max", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--self-bleu-max must be at least 2" in err and "self_bleu_max" not in err
