@@ -57,3 +57,19 @@ class PeakMemory:
         totals = [e["args"]["Total Allocated"] for e in events
                   if e.get("name") == "[memory]" and e.get("args", {}).get("Device Type", 0) == 0]
         self.bytes = max([0, *totals])
+
+
+def available_bytes(device: torch.device | str = "cpu") -> int | None:
+    """Memory the machine can still give this process: CUDA's free memory on a GPU, MemAvailable of /proc/meminfo
+    on CPU; None where it cannot be read."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

@@ -291,3 +291,13 @@ def test_preflight_refuses_rollouts_that_cannot_fit_the_memory_budget(tiny_cfg, 
     SeqGANTrainer(cfg.override(["train.method='dpgan'"]))  # no rollouts: nothing to refuse
     with pytest.raises(ConfigError, match="can only be a mistake"):
         tiny_cfg.override(["train.rollout_num=1000000000000"])
+
+
+def test_preflight_refuses_a_memory_budget_above_what_the_machine_has(tiny_cfg, monkeypatch):
+    import seqgan.methods.base
+
+    cfg = tiny_cfg.override(["runtime.memory_budget_mb=100000"])
+    SeqGANTrainer(cfg)  # the tiny reward pass needs far less than it may use: nothing to refuse
+    monkeypatch.setattr(seqgan.methods.base, "available_bytes", lambda device: 2**20)  # 1 MiB left on this machine
+    with pytest.raises(ConfigError, match="more than the 1 MiB this machine has available"):
+        SeqGANTrainer(cfg.override(["train.rollout_num=10000"]))

@@ -23,6 +23,7 @@ from torch import nn
 from seqgan import steps
 from seqgan.errors import ConfigError
 from seqgan.generator import Generator, LSTMPolicy
+from seqgan.memory import available_bytes
 from seqgan.rewards import advantage_fn
 from seqgan.rollout import RewardFn, Rollout, reward_pass_bytes
 
@@ -146,6 +147,13 @@ class PolicyGradientMethod(Method):
             raise ConfigError(f"the rollouts of one sequence of length {self.trainer.seq_len} need {need / 2**20:,.0f} "
                               f"MiB, more than runtime.memory_budget_mb = {self.cfg.runtime.memory_budget_mb}; lower "
                               "data.max_len, or raise runtime.memory_budget_mb if the machine has the memory")
+        available = available_bytes(self.trainer.device)
+        whole_pass = fixed + per_seed * self.cfg.train.rollout_num * batch  # every seed in one chunk
+        if available is not None and min(budget, whole_pass) > available:
+            # The reward pass sizes its chunks to the budget: a budget above what the machine has left swaps or dies.
+            raise ConfigError(f"runtime.memory_budget_mb = {self.cfg.runtime.memory_budget_mb} lets the reward pass use "
+                              f"more than the {available / 2**20:,.0f} MiB this machine has available now; lower "
+                              "runtime.memory_budget_mb (or data.max_len, train.rollout_num) or free memory")
 
     def reward(self) -> RewardFn:
         """The reward of complete sequences."""
