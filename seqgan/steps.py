@@ -14,7 +14,6 @@ import torch
 
 from seqgan.data import drop_padding_columns
 from seqgan.discriminator import Discriminator
-from seqgan.generator import LSTMPolicy
 from seqgan.policy_gradient import pg_loss
 
 if TYPE_CHECKING:
@@ -36,7 +35,7 @@ def mle_epoch(trainer: SeqGANTrainer, opt: torch.optim.Optimizer) -> dict[str, f
     batches = len(order) // g.batch_size
     for i in range(batches):
         batch = drop_padding_columns(trainer.real_data[trainer.my_part(order, i, g.batch_size)], trainer.eos)
-        loss = trainer.run_g(LSTMPolicy.nll, batch)
+        loss = trainer.run_g(_nll, batch)
         trainer.update(opt, trainer.generator, loss, g.grad_clip)
         total += loss.detach()
     return {"losses/g_mle": trainer.finite(total.item() / max(1, batches), "MLE loss")}
@@ -82,6 +81,11 @@ def pg_step(trainer: SeqGANTrainer, opt: torch.optim.Optimizer, sequences_BxT: t
     loss = trainer.run_g(pg_loss, sequences_BxT, weights_BxT) * trainer.dist.world
     trainer.update(opt, trainer.generator, loss, trainer.cfg.generator.grad_clip)
     return {"losses/g_pg": trainer.finite(loss.item(), "policy-gradient loss")}
+
+
+def _nll(generator: torch.nn.Module, tokens_BxT: torch.Tensor) -> torch.Tensor:
+    """G_θ's MLE loss, whatever its class (the LSTM policy, a method's own generator)."""
+    return generator.nll(tokens_BxT)
 
 
 def _d_loss(d: Discriminator, tokens_NxT: torch.Tensor, labels_N: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
