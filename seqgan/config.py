@@ -562,7 +562,7 @@ def describe(base: Config | None = None) -> str:
         elif section:
             out.append(f"[{section}]  {cls.__doc__}")
         for f in fields(cls):
-            if f.name in _SECTIONS or (cls is Config and f.name == "methods"):
+            if cls is Config and (f.name in _SECTIONS or f.name == "methods"):  # sections, listed on their own
                 continue
             name = f"{section}.{f.name}" if section else f.name
             out.append(f"  {name} = {_toml_value(getattr(defaults, f.name))}\n      {docs.get(f.name, '')}")

@@ -16,7 +16,7 @@ from seqgan.run import load_generator, train
 from seqgan.train import load_checkpoint
 from tests.runs import Crash, run_metrics
 
-ALL_METHODS = ("seqgan", "mle", "ss", "pg_bleu", "random", "maligan", "dpgan", "rankgan", "leakgan")
+ALL_METHODS = ("seqgan", "mle", "ss", "pg_bleu", "random", "maligan", "dpgan", "rankgan", "leakgan", "relgan")
 METHOD_SECTIONS = tuple(name for name, cls in METHODS.items() if cls.config is not None)
 
 
