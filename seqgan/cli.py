@@ -145,12 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="score generated sequences: NLL_oracle, or BLEU / Self-BLEU against references",
                        description="With --references: BLEU-2..5 against the whole reference file, Self-BLEU-2..5 and "
-                       "distinct-n of the samples (text, one sequence per line). Without: NLL_oracle of token-id sequences.")
+                       "distinct-n of the samples (text, one sequence per line); with --lm-train too, the LM score and "
+                       "reverse LM score. Without: NLL_oracle of token-id sequences.")
     p.add_argument("--samples", type=Path, required=True, help="text file, one sequence per line (token ids for NLL_oracle)")
     p.add_argument("--references", type=Path, help="reference text, one sequence per line (e.g. the test set)")
     p.add_argument("--tokenizer", choices=["word", "char", "space"], default="space",
                    help="tokenizer of samples and references for BLEU (default space)")
     p.add_argument("--music", action="store_true", help="also the pitch MSE of melodies (tokens are MIDI pitches)")
+    p.add_argument("--lm-train", type=Path, metavar="FILE",
+                   help="the real training text: also the LM score (an LSTM LM trained on FILE scores the samples; "
+                   "quality) and the reverse LM score (one trained on the samples scores the references; coverage), "
+                   "per-token NLL, lower is better, over FILE's vocabulary (see seqgan.lm_score for the LM settings)")
     p.add_argument("--self-bleu-max", type=int, default=None, metavar="N",
                    help="Self-BLEU over the first N samples only (default all)")
     p.add_argument("--oracle", default="paper",
@@ -307,7 +312,8 @@ def format_summary(summary: dict[str, Any], run_dir: Path) -> str:
     lines = ["", f"| stage | {label} |", "|---|---|"] + [f"| {stage} | {fmt(v)} |" for stage, v in rows]
     final = summary.get("final_samples")
     if final:
-        keys = [k for k in ("bleu2", "bleu3", "bleu4", "bleu5", "self_bleu2", "self_bleu4", "pitch_mse") if k in final]
+        keys = [k for k in ("bleu2", "bleu3", "bleu4", "bleu5", "self_bleu2", "self_bleu4", "pitch_mse", "lm_score",
+                            "reverse_lm_score") if k in final]
         lines += ["", f"final samples ({final['num_samples']} vs {final['num_references']} test references): "
                   + ", ".join(f"{k} {final[k]:.3f}" for k in keys)]
     health = summary.get("health")
@@ -373,6 +379,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.references is not None:
         return evaluate_text(args)
+    if args.lm_train is not None:
+        from seqgan.errors import ConfigError
+
+        raise ConfigError("--lm-train goes with --references TEST_FILE: the reverse LM score is the NLL of the "
+                          "references under an LM trained on the samples")
     from seqgan.oracle import PAPER_SEQ_LEN, read_token_file
 
     _refuse_runs_without_an_oracle(args.oracle)
@@ -423,12 +434,30 @@ def evaluate_text(args: argparse.Namespace) -> int:
             result["pitch_mse"] = pitch_mse(samples, references)
     except ValueError as exc:
         raise DataError(str(exc)) from None
+    if args.lm_train is not None:
+        result.update(text_lm_scores(samples, references, args.lm_train, args.tokenizer))
     if args.json:
         print(json.dumps(result))
     else:
         for key, value in result.items():
             print(f"{key:>22} {value:.4f}" if isinstance(value, float) else f"{key:>22} {value}")
     return 0
+
+
+def text_lm_scores(samples: list[list[str]], references: list[list[str]], train_file: Path, tokenizer: str
+                   ) -> dict[str, float]:
+    """LM score and reverse LM score of tokenized samples, over the vocabulary of the real training text (other
+    words become <unk>)."""
+    from seqgan.data import Vocabulary, encode_lines, read_lines, tokenize
+    from seqgan.lm_score import lm_scores
+
+    train = [tokenize(line, tokenizer) for line in read_lines(train_file, "training sequences")]
+    vocab = Vocabulary.build(train)
+    seq_len = 1 + max(len(t) for t in (*train, *samples, *references))  # room for every line and its <eos>
+    train_NxT = encode_lines(train, vocab, seq_len, where=str(train_file))[0]
+    samples_NxT = encode_lines(samples, vocab, seq_len, where="samples")[0]
+    references_NxT = encode_lines(references, vocab, seq_len, where="references")[0]
+    return lm_scores(samples_NxT, train_NxT, references_NxT, len(vocab))
 
 
 def resolve_oracle(spec: str, seq_len: int) -> Any:

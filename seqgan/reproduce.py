@@ -245,10 +245,12 @@ PUBLISHED = {
              "leakgan": {"bleu2": 0.746, "bleu3": 0.528, "bleu4": 0.355, "bleu5": 0.230}},
     "emnlp": {"source": "none compared (our EMNLP files are two 10k sets, not the benchmark's 270k training file)"},
 }
-REAL_COLUMNS = {"poems": ("bleu2", "bleu3", "self_bleu2", "nll_test"),
+REAL_COLUMNS = {"poems": ("bleu2", "bleu3", "self_bleu2", "nll_test", "lm_score", "reverse_lm_score"),
                 "nottingham": ("bleu4", "pitch_mse", "self_bleu4", "nll_test"),
-                "coco": ("bleu2", "bleu3", "bleu4", "bleu5", "self_bleu2", "self_bleu3", "self_bleu4", "self_bleu5", "nll_test"),
-                "emnlp": ("bleu2", "bleu3", "bleu4", "bleu5", "self_bleu2", "self_bleu4", "nll_test")}
+                "coco": ("bleu2", "bleu3", "bleu4", "bleu5", "self_bleu2", "self_bleu3", "self_bleu4", "self_bleu5", "nll_test",
+                         "lm_score", "reverse_lm_score"),
+                "emnlp": ("bleu2", "bleu3", "bleu4", "bleu5", "self_bleu2", "self_bleu4", "nll_test", "lm_score",
+                          "reverse_lm_score")}
 REAL_METHODS = ("mle", "seqgan")
 
 
@@ -289,12 +291,14 @@ def real_experiment(name: str, cfg: Config, seeds: int, out_dir: str | Path, cal
 
 
 def _column_name(column: str) -> str:
-    """bleu4 → BLEU-4, self_bleu2 → Self-BLEU-2, nll_test → NLL_test, pitch_mse → MSE."""
+    """bleu4 → BLEU-4, self_bleu2 → Self-BLEU-2, nll_test → NLL_test, pitch_mse → MSE, lm_score → LM score,
+    reverse_lm_score → reverse LM."""
     if column.startswith("self_bleu"):
         return f"Self-BLEU-{column[9:]}"
     if column.startswith("bleu"):
         return f"BLEU-{column[4:]}"
-    return {"nll_test": "NLL_test", "pitch_mse": "MSE"}.get(column, column)
+    return {"nll_test": "NLL_test", "pitch_mse": "MSE", "lm_score": "LM score", "reverse_lm_score": "reverse LM"
+            }.get(column, column)
 
 
 def _real_value(run: dict[str, Any], column: str) -> float | None:

@@ -19,6 +19,7 @@ from seqgan.config import Config, migrate_legacy, to_toml
 from seqgan.data import BOS_ID, EOS_ID, PAD_ID, Vocabulary, detokenize
 from seqgan.errors import ConfigError, SeqGANError, StorageError
 from seqgan.health import diagnose, sample_health
+from seqgan.lm_score import lm_scores
 from seqgan.methods import Method, method_class
 from seqgan.metrics import text_metrics
 from seqgan.oracle import write_token_file
@@ -253,7 +254,8 @@ def finish_run(trainer: SeqGANTrainer, run_dir: Path) -> dict[str, Any]:
     """Samples, the generator alone, the learning curve and summary.json of a finished run.
 
     On real data the samples are decoded to text (`samples/final.txt`, token ids in `final.ids.txt`) and
-    the summary adds BLEU-2..5, Self-BLEU-2..5 and distinct-n of them against the whole test set.
+    the summary adds BLEU-2..5, Self-BLEU-2..5 and distinct-n of them against the whole test set, and on text their
+    LM score and reverse LM score (seqgan.lm_score; melodies get the pitch MSE instead).
     """
     cfg = trainer.cfg
     samples_dir = run_dir / "samples"
@@ -275,6 +277,13 @@ def finish_run(trainer: SeqGANTrainer, run_dir: Path) -> dict[str, Any]:
 
             summary["final_samples"]["pitch_mse"] = pitch_mse(texts, corpus.test_lines)
             write_midi(texts[0], samples_dir / "sample0.mid")
+        else:
+            # Text: the same samples judged by language models, one trained on the run's training data scoring them
+            # (quality) and one trained on them scoring the test set (coverage); settings in seqgan.lm_score.
+            device = trainer.device
+            summary["final_samples"].update(lm_scores(samples.to(device), corpus.train.to(device), corpus.test.to(device),
+                                                      len(corpus.vocab), start_token=BOS_ID,
+                                                      eos_token=corpus.eos, pad_token=PAD_ID))
     health = sample_health(samples, trainer.training_keys())
     warnings = list(dict.fromkeys(w for r in trainer.records for w in r.get("health/warnings", [])))
     summary["health"] = {"final_samples": {k.split("/")[1]: v for k, v in health.items()}, "warnings": warnings}

@@ -187,6 +187,49 @@ def test_evaluate_references_equals_nltk(tmp_path, capsys):
         assert result[f"bleu{n}"] == pytest.approx(expected, abs=1e-12)
 
 
+def test_evaluate_lm_train_adds_the_lm_scores_over_the_training_files_vocabulary(tmp_path, capsys, text_corpus):
+    from seqgan.data import Vocabulary, encode_lines
+    from seqgan.lm_score import lm_scores
+
+    lines = text_corpus.read_text().splitlines()
+    (tmp_path / "s.txt").write_text("\n".join(lines[:40] + ["a zebra sits on the moon"]) + "\n")  # two unknown words
+    (tmp_path / "r.txt").write_text("\n".join(lines[250:]) + "\n")
+    argv = ["evaluate", "--samples", str(tmp_path / "s.txt"), "--references", str(tmp_path / "r.txt"),
+            "--lm-train", str(text_corpus)]
+    assert main([*argv, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    vocab = Vocabulary.build([line.split() for line in lines])
+    parts = [[line.split() for line in part] for part in (lines[:40] + ["a zebra sits on the moon"], lines, lines[250:])]
+    seq_len = 1 + max(len(tokens) for part in parts for tokens in part)
+    samples, train, references = (encode_lines(part, vocab, seq_len)[0] for part in parts)
+    expected = lm_scores(samples, train, references, len(vocab))
+    assert result["lm_score"] == pytest.approx(expected["lm_score"], rel=1e-9)
+    assert result["reverse_lm_score"] == pytest.approx(expected["reverse_lm_score"], rel=1e-9)
+    assert result["bleu2"] > 0  # the other metrics are still there
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"lm_score {result['lm_score']:.4f}" in out and f"reverse_lm_score {result['reverse_lm_score']:.4f}" in out
+
+
+@pytest.mark.parametrize("lm_train, extra, message", [
+    ("missing.txt", [], "not found"),
+    ("empty.txt", [], "empty or blank"),
+    ("junk.pt", [], "binary"),
+    ("ok.txt", ["--no-references"], "--lm-train goes with --references"),
+])
+def test_bad_lm_train_input_is_a_one_line_error(tmp_path, capsys, lm_train, extra, message):
+    (tmp_path / "s.txt").write_text("a b c\nd e f\n")
+    (tmp_path / "empty.txt").write_text("\n\n")
+    (tmp_path / "junk.pt").write_bytes(b"\x00\x01junk")
+    (tmp_path / "ok.txt").write_text("a b c\n")
+    argv = ["evaluate", "--samples", str(tmp_path / "s.txt"), "--lm-train", str(tmp_path / lm_train)]
+    if "--no-references" not in extra:
+        argv += ["--references", str(tmp_path / "s.txt"), *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
 def test_music_run_samples_midi(tmp_path, capsys):
     run = tmp_path / "m"
     assert main(["-q", "train", "--preset", "tiny", "--dataset", "nottingham", "--out", str(run),

@@ -125,3 +125,27 @@ def test_real_data_reproduction_writes_a_table_beside_the_published_figures(tmp_
     assert strict["methods"]["seqgan"]["bleu4"]["per_seed"] == result["methods"]["seqgan"]["bleu4"]["per_seed"]
     assert 0 < result["methods"]["mle"]["bleu4"]["mean"] <= 1 and result["methods"]["mle"]["pitch_mse"]["mean"] >= 0
     assert (tmp_path / "seqgan_final.txt").is_file() and (tmp_path / "seqgan_sample0.mid").is_file()
+
+
+@pytest.mark.parametrize("corpus", ["poems", "coco", "emnlp"])
+def test_text_corpus_tables_show_the_lm_scores_of_each_runs_final_samples(tmp_path, monkeypatch, corpus):
+    import seqgan.reproduce
+    from seqgan.config import preset
+
+    scores = {"mle": (3.25, 4.5), "seqgan": (2.75, 5.25)}  # (LM score, reverse LM) of each run's final samples
+
+    def finished(cfg, run_dir, callbacks=None, init_from=None):
+        lm, reverse = scores.get(cfg.train.method, (9.0, 9.0))
+        return {"final": {"nll_test": 4.0}, "wall_time_s": 1.0, "records": [],
+                "final_samples": {"bleu2": 0.5, "bleu3": 0.5, "bleu4": 0.5, "bleu5": 0.5, "self_bleu2": 0.5,
+                                  "self_bleu3": 0.5, "self_bleu4": 0.5, "self_bleu5": 0.5,
+                                  "lm_score": lm, "reverse_lm_score": reverse}}
+
+    monkeypatch.setattr(seqgan.reproduce, "run_once", finished)
+    result = seqgan.reproduce.real_experiment(corpus, preset("tiny"), 1, tmp_path)
+    for method, (lm, reverse) in scores.items():
+        assert result["methods"][method]["lm_score"]["per_seed"] == [lm]
+        assert result["methods"][method]["reverse_lm_score"]["per_seed"] == [reverse]
+    header, _, mle_row, seqgan_row = (tmp_path / f"{corpus}.md").read_text().splitlines()[:4]
+    assert header.endswith("| NLL_test | LM score | reverse LM |")
+    assert mle_row.endswith("| 3.2500 | 4.5000 |") and seqgan_row.endswith("| 2.7500 | 5.2500 |")

@@ -189,6 +189,15 @@ def test_training_on_a_text_file_end_to_end(tiny_cfg, tmp_path, text_corpus):
     lines = (run / "samples" / "final.txt").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1000 and all(tok in words or tok == "<unk>" for line in lines for tok in line.split())
     assert (run / "vocab.json").is_file() and (run / "learning_curve.png").is_file()
+    # LM score and reverse LM score of the same 1,000 samples, the real-data LM trained on the run's training data
+    from seqgan.lm_score import lm_scores
+    from seqgan.oracle import read_token_file
+    from seqgan.train import build_corpus
+
+    corpus = build_corpus(cfg)
+    expected = lm_scores(read_token_file(run / "samples" / "final.ids.txt"), corpus.train, corpus.test, len(corpus.vocab))
+    on_disk = json.loads((run / "summary.json").read_text())["final_samples"]
+    assert {k: on_disk[k] for k in expected} == expected and all(0 < v < 10 for v in expected.values())
 
 
 def test_resume_on_changed_text_is_refused_for_its_vocabulary(tiny_cfg, tmp_path, text_corpus):
