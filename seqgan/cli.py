@@ -14,8 +14,8 @@ from typing import Any
 from seqgan.errors import SeqGANError
 
 PRESET_NAMES = ("paper", "small", "tiny")
-DATASET_NAMES = ("poems", "coco", "emnlp", "nottingham")
-REAL_EXPERIMENTS = ("poems", "coco", "emnlp", "nottingham")
+DATASET_NAMES = ("poems", "coco", "emnlp", "nottingham", "speeches")
+REAL_EXPERIMENTS = ("poems", "coco", "emnlp", "nottingham", "speeches")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     data = p.add_mutually_exclusive_group()
     data.add_argument("--data", type=Path, metavar="FILE", help="your training text: UTF-8, one sequence per line")
     data.add_argument("--dataset", choices=DATASET_NAMES, help="a bundled corpus: poems (Chinese quatrains), coco (image "
-                      "captions), emnlp (news), nottingham (folk melodies, length 32)")
+                      "captions), emnlp (news), nottingham (folk melodies, length 32), speeches (Obama's State of the Union "
+                      "addresses 2010-2016, sentences)")
     p.add_argument("--test", type=Path, metavar="FILE", help="held-out text for NLL_test and BLEU (default: 10%% of --data)")
     p.add_argument("--tokenizer", choices=["word", "char", "space"],
                    help="how lines become tokens: word (words and punctuation), char, space (split on whitespace); "

@@ -75,7 +75,7 @@ class OracleConfig:
                    "to change them use --set oracle.source=random")
 
 
-DATA_SOURCES = ("oracle", "file", "poems", "coco", "emnlp", "nottingham")
+DATA_SOURCES = ("oracle", "file", "poems", "coco", "emnlp", "nottingham", "speeches")
 
 
 @dataclass
@@ -83,7 +83,8 @@ class DataConfig:
     """The real data: the synthetic oracle (the default), a user's text file or a bundled corpus."""
 
     source: str = "oracle"
-    """'oracle' (the [oracle] section), 'file' (data.path) or a bundled corpus: 'poems', 'coco', 'emnlp', 'nottingham'."""
+    """'oracle' (the [oracle] section), 'file' (data.path) or a bundled corpus: 'poems', 'coco', 'emnlp', 'nottingham',
+    'speeches'."""
     path: str = ""
     """Training text file, one sequence per line (UTF-8), for source 'file'."""
     test_path: str = ""

@@ -13,7 +13,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from seqgan.errors import DataError
+from seqgan.speeches import speech_splits
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,9 @@ class Dataset:
     end_token: bool = True
     """False for fixed-length corpora (all sequences exactly max_len, no <eos>)."""
     max_len: int = 0
+    """The length T it trains at, <eos> included; 0 is the longest training line + 1."""
+    reader: Callable[[Path], tuple[list[str], list[str]]] | None = None
+    """For a corpus shipped as documents: makes (train, test) lines from the folder `train` names."""
 
 
 DATASETS = {
@@ -51,6 +55,9 @@ DATASETS = {
     "coco": Dataset("coco", "coco/image_coco.txt", "coco/test_coco.txt", "word"),
     "emnlp": Dataset("emnlp", "emnlp_news/gfs_valid_news.txt", "emnlp_news/test_emnlp.txt", "space"),
     "nottingham": Dataset("nottingham", "nottingham/train.txt", "nottingham/test.txt", "space", end_token=False, max_len=32),
+    # Sentences of the seven addresses (seqgan/speeches.py). T = 50 as emnlp's: the 49 training and 7 test sentences
+    # over 49 tokens (2%; the longest has 88) would otherwise make every sequence and rollout 89 long.
+    "speeches": Dataset("speeches", "speeches", "speeches", "word", max_len=50, reader=speech_splits),
 }
 
 
@@ -293,18 +300,22 @@ def load_corpus(source: str, path: str = "", test_path: str = "", tokenizer: str
         tokenizer = ds.tokenizer if tokenizer == "auto" else tokenizer
         end_token = ds.end_token if end_token is None else end_token
         max_len = max_len or ds.max_len
+        # A corpus shipped as documents (speeches) makes its lines itself; the others are one sequence a line.
+        train_lines, test_lines = ds.reader(train_file) if ds.reader else (read_lines(train_file), read_lines(test_file))
     elif source == "file":
         if not path:
             raise DataError("data.source is 'file' but no data.path was given; pass --data FILE")
         train_file, test_file = Path(path), Path(test_path) if test_path else None
         tokenizer = "word" if tokenizer == "auto" else tokenizer
         end_token = True if end_token is None else end_token
+        train_lines = read_lines(train_file)
+        test_lines = read_lines(test_file) if test_file is not None else None
     else:
         raise DataError(f"unknown data source {source!r}; use 'file' or one of {', '.join(DATASETS)}")
 
-    train_tokens = [tokenize(line, tokenizer) for line in read_lines(train_file)]
-    if test_file is not None:
-        test_tokens = [tokenize(line, tokenizer) for line in read_lines(test_file)]
+    train_tokens = [tokenize(line, tokenizer) for line in train_lines]
+    if test_lines is not None:
+        test_tokens = [tokenize(line, tokenizer) for line in test_lines]
     else:
         if len(train_tokens) < 2:
             raise DataError(f"{str(train_file)!r} has {len(train_tokens)} sequence; a held-out split needs at least 2 "

@@ -127,7 +127,7 @@ def test_real_data_reproduction_writes_a_table_beside_the_published_figures(tmp_
     assert (tmp_path / "seqgan_final.txt").is_file() and (tmp_path / "seqgan_sample0.mid").is_file()
 
 
-@pytest.mark.parametrize("corpus", ["poems", "coco", "emnlp"])
+@pytest.mark.parametrize("corpus", ["poems", "coco", "emnlp", "speeches"])
 def test_text_corpus_tables_show_the_lm_scores_of_each_runs_final_samples(tmp_path, monkeypatch, corpus):
     import seqgan.reproduce
     from seqgan.config import preset
@@ -149,3 +149,32 @@ def test_text_corpus_tables_show_the_lm_scores_of_each_runs_final_samples(tmp_pa
     header, _, mle_row, seqgan_row = (tmp_path / f"{corpus}.md").read_text().splitlines()[:4]
     assert header.endswith("| NLL_test | LM score | reverse LM |")
     assert mle_row.endswith("| 3.2500 | 4.5000 |") and seqgan_row.endswith("| 2.7500 | 5.2500 |")
+
+
+def test_speeches_table_puts_the_papers_table4_beside_ours_and_says_the_corpus_is_smaller(tmp_path, monkeypatch):
+    import seqgan.reproduce
+    from seqgan.config import preset
+
+    def finished(cfg, run_dir, callbacks=None, init_from=None):
+        assert cfg.data.source == "speeches"
+        return {"final": {"nll_test": 5.0}, "wall_time_s": 1.0, "records": [],
+                "final_samples": {"bleu3": 0.25, "bleu4": 0.125, "self_bleu3": 0.5, "self_bleu4": 0.375,
+                                  "lm_score": 6.0, "reverse_lm_score": 7.0}}
+
+    monkeypatch.setattr(seqgan.reproduce, "run_once", finished)
+    seqgan.reproduce.real_experiment("speeches", preset("tiny"), 1, tmp_path)
+    header, _, mle_row, seqgan_row, _, footer = (tmp_path / "speeches.md").read_text().splitlines()[:6]
+    assert header == ("| method | BLEU-3 | BLEU-4 | Self-BLEU-3 | Self-BLEU-4 | NLL_test | LM score | reverse LM |")
+    assert mle_row.startswith("| MLE | 0.2500 (0.519) | 0.1250 (0.416) | 0.5000 | 0.3750 | 5.0000 |")
+    assert seqgan_row.startswith("| SeqGAN | 0.2500 (0.556) | 0.1250 (0.427) |")
+    assert "Table 4 (Obama speeches" in footer and "11,092 paragraphs" in footer and "far smaller" in footer
+
+
+def test_every_corpus_experiment_has_its_columns_and_published_figures():
+    from seqgan.cli import REAL_EXPERIMENTS
+    from seqgan.reproduce import PUBLISHED, REAL_COLUMNS
+
+    assert set(REAL_EXPERIMENTS) == set(PUBLISHED) == set(REAL_COLUMNS)
+    for name in REAL_EXPERIMENTS:
+        figures = {c for method, row in PUBLISHED[name].items() if method != "source" for c in row}
+        assert figures <= set(REAL_COLUMNS[name]), f"{name}: a published figure has no column of ours to sit beside"
