@@ -191,9 +191,10 @@ def format_table1(rows: dict[str, Any], seeds: int) -> str:
     if all(row["paper"] is None for row in rows.values()):
         lines.append("paper: not shown — the paper's figures are for its own oracle (vocabulary 5000, length 20), "
                      "not this one.")
-    elif any(row["paper"] is None for row in rows.values()):
-        lines.append("paper: the SeqGAN paper's Table 1; — where no paper reports the row on this oracle (MaliGAN, "
-                     "DPGAN, SeqGAN with LeakGAN's rescaled reward).")
+    else:
+        lines.append("paper: the SeqGAN paper's Table 1; RankGAN's and LeakGAN's as the RelGAN paper (Table 1) reports "
+                     "them on this oracle; — where no paper reports the row here (MaliGAN, DPGAN, SeqGAN with "
+                     "LeakGAN's rescaled reward).")
     lines.append("NLL_oracle: per-token NLL under the oracle of the generator's samples (lower = higher quality). "
                  "NLL_test: the generator's per-token NLL of held-out oracle samples (lower = better coverage). "
                  "± is the sample standard deviation over seeds; p is Welch's two-sided t-test over seeds.")
