@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from seqgan.data import valid_mask
@@ -191,3 +192,44 @@ class Generator(LSTMPolicy):
         super().__init__(vocab_size, emb_dim=emb_dim, hidden_dim=hidden_dim, seq_len=seq_len, start_token=start_token,
                          eos_token=eos_token, pad_token=pad_token)
         self.init_normal_(init_std)
+
+
+class LogitsLikelihood:
+    """The likelihood of a generator whose `forward(tokens)` gives full logits (B, T, V) of each position given the
+    true prefix (LeakGAN's manager–worker G, RelGAN's relational memory): per-token NLL up to each end token, the
+    MLE loss, and NLL_test in batches. The LSTM policy has its own fused path instead."""
+
+    eos_token: int | None
+
+    def token_nll(self, tokens_BxT: torch.Tensor, temperature: float = 1.0,
+                  logits_BxTxV: torch.Tensor | None = None) -> torch.Tensor:
+        """−log G(y_t | Y_1:t−1) for every position, 0 after the end token: (B, T); `temperature` scores under
+        softmax(logits / τ), what `sample(temperature=τ)` draws from. `logits_BxTxV`: this pass's, if computed."""
+        logits = self(tokens_BxT) if logits_BxTxV is None else logits_BxTxV
+        if temperature != 1.0:
+            logits = logits / temperature
+        nll_BxT = F.cross_entropy(logits.transpose(1, 2), tokens_BxT, reduction="none")
+        mask_BxT = valid_mask(tokens_BxT, self.eos_token)
+        return nll_BxT if mask_BxT is None else nll_BxT * mask_BxT
+
+    def log_probs(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
+        """log G(y_t | Y_1:t−1) for every position: (B, T)."""
+        return -self.token_nll(tokens_BxT)
+
+    def nll(self, tokens_BxT: torch.Tensor, logits_BxTxV: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-token mean NLL over the positions that count (the MLE loss)."""
+        nll_BxT = self.token_nll(tokens_BxT, logits_BxTxV=logits_BxTxV)
+        mask_BxT = valid_mask(tokens_BxT, self.eos_token)
+        return nll_BxT.mean() if mask_BxT is None else nll_BxT.sum() / mask_BxT.sum().clamp_min(1)
+
+    @torch.no_grad()
+    def nll_of(self, sequences_NxT: torch.Tensor, batch_size: int = 256, temperature: float = 1.0) -> float:
+        """Per-token mean NLL of many sequences, in batches (NLL_test on held-out data)."""
+        device = next(self.parameters()).device
+        total, count = 0.0, 0
+        for lo in range(0, len(sequences_NxT), batch_size):
+            batch = sequences_NxT[lo:lo + batch_size].to(device)
+            mask_BxT = valid_mask(batch, self.eos_token)
+            total += self.token_nll(batch, temperature).sum().item()
+            count += batch.numel() if mask_BxT is None else int(mask_BxT.sum())
+        return total / max(1, count)

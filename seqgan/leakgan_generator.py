@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqgan.data import valid_mask
+from seqgan.generator import LogitsLikelihood
 from seqgan.kernels.sampling import sample_from_logits
 
 FeatureFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -41,7 +41,7 @@ class Unrolled:
     """G_0..G_{K−1}, the goal of each block (K = ⌈T / c⌉), G_0 the learned initial goal; trained by the manager's loss."""
 
 
-class LeakGANGenerator(nn.Module):
+class LeakGANGenerator(LogitsLikelihood, nn.Module):
     """Manager LSTM over leaked features → goals; worker LSTM over tokens → O_t; logits O_t · w_t. See the module docstring."""
 
     def __init__(self, vocab_size: int, *, emb_dim: int, hidden_dim: int, seq_len: int, feature_dim: int,
@@ -134,37 +134,6 @@ class LeakGANGenerator(nn.Module):
     def forward(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
         """Worker logits of every position given the true prefix: (B, T, V)."""
         return self.unroll(tokens_BxT).logits_BxTxV
-
-    def token_nll(self, tokens_BxT: torch.Tensor, temperature: float = 1.0, logits_BxTxV: torch.Tensor | None = None
-                  ) -> torch.Tensor:
-        """−log G(y_t | Y_1:t−1) for every position, 0 after the end token: (B, T)."""
-        logits = self(tokens_BxT) if logits_BxTxV is None else logits_BxTxV
-        if temperature != 1.0:
-            logits = logits / temperature
-        nll_BxT = F.cross_entropy(logits.transpose(1, 2), tokens_BxT, reduction="none")
-        mask_BxT = valid_mask(tokens_BxT, self.eos_token)
-        return nll_BxT if mask_BxT is None else nll_BxT * mask_BxT
-
-    def log_probs(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
-        return -self.token_nll(tokens_BxT)
-
-    def nll(self, tokens_BxT: torch.Tensor, logits_BxTxV: torch.Tensor | None = None) -> torch.Tensor:
-        """Per-token mean NLL over the positions that count (the worker's MLE loss)."""
-        nll_BxT = self.token_nll(tokens_BxT, logits_BxTxV=logits_BxTxV)
-        mask_BxT = valid_mask(tokens_BxT, self.eos_token)
-        return nll_BxT.mean() if mask_BxT is None else nll_BxT.sum() / mask_BxT.sum().clamp_min(1)
-
-    @torch.no_grad()
-    def nll_of(self, sequences_NxT: torch.Tensor, batch_size: int = 256, temperature: float = 1.0) -> float:
-        """Per-token mean NLL of many sequences (NLL_test on held-out data): the worker's likelihood."""
-        total, count = 0.0, 0
-        for lo in range(0, len(sequences_NxT), batch_size):
-            batch = sequences_NxT[lo:lo + batch_size].to(self.goal_init.device)
-            nll_BxT = self.token_nll(batch, temperature)
-            mask_BxT = valid_mask(batch, self.eos_token)
-            total += nll_BxT.sum().item()
-            count += batch.numel() if mask_BxT is None else int(mask_BxT.sum())
-        return total / max(1, count)
 
     # ---- step by step: sampling and rollouts ----------------------------------------------------------
     def _cell(self, lstm: nn.LSTM, x_NxI: torch.Tensor, h_NxH: torch.Tensor, c_NxH: torch.Tensor

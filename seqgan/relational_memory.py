@@ -27,13 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqgan.data import valid_mask
+from seqgan.generator import LogitsLikelihood
 from seqgan.kernels.sampling import sample_from_logits
 
 LAYER_NORM_EPS = 1e-12  # tf.contrib.layers.layer_norm's variance epsilon
 
 
-class RelationalMemoryGenerator(nn.Module):
+class RelationalMemoryGenerator(LogitsLikelihood, nn.Module):
     """Embedding → relational memory (attention over [memory; input], MLP, gated update) → linear logits.
 
     With an `eos_token` a sequence ends at its first end token: sampling writes `pad_token` after it, and the
@@ -127,38 +127,6 @@ class RelationalMemoryGenerator(nn.Module):
             memory = self.cell(x_BxTxD[:, t], memory)
             memories.append(memory.flatten(1))
         return self.output(torch.stack(memories, dim=1))
-
-    def token_nll(self, tokens_BxT: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-        """−log G(y_t | Y_1:t−1) for every position, 0 after the end token: (B, T); `temperature` scores under
-        softmax(logits / τ), what `sample(temperature=τ)` draws from."""
-        logits_BxTxV = self(tokens_BxT)
-        if temperature != 1.0:
-            logits_BxTxV = logits_BxTxV / temperature
-        nll_BxT = F.cross_entropy(logits_BxTxV.transpose(1, 2), tokens_BxT, reduction="none")
-        mask_BxT = valid_mask(tokens_BxT, self.eos_token)
-        return nll_BxT if mask_BxT is None else nll_BxT * mask_BxT
-
-    def log_probs(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
-        """log G(y_t | Y_1:t−1) for every position: (B, T)."""
-        return -self.token_nll(tokens_BxT)
-
-    def nll(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
-        """Per-token mean NLL over the positions that count (the MLE loss)."""
-        nll_BxT = self.token_nll(tokens_BxT)
-        mask_BxT = valid_mask(tokens_BxT, self.eos_token)
-        return nll_BxT.mean() if mask_BxT is None else nll_BxT.sum() / mask_BxT.sum().clamp_min(1)
-
-    @torch.no_grad()
-    def nll_of(self, sequences_NxT: torch.Tensor, batch_size: int = 256, temperature: float = 1.0) -> float:
-        """Per-token mean NLL of many sequences, in batches (NLL_test on held-out data)."""
-        total, count = 0.0, 0
-        for lo in range(0, len(sequences_NxT), batch_size):
-            batch = sequences_NxT[lo:lo + batch_size].to(self.output.weight.device)
-            nll_BxT = self.token_nll(batch, temperature)
-            mask_BxT = valid_mask(batch, self.eos_token)
-            total += nll_BxT.sum().item()
-            count += batch.numel() if mask_BxT is None else int(mask_BxT.sum())
-        return total / max(1, count)
 
     # ---- sampling -----------------------------------------------------------------------------
     @torch.no_grad()

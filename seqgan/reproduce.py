@@ -41,6 +41,13 @@ PAPER_TABLE1 = {"random": 10.310, "mle": 9.038, "ss": 8.985, "pg_bleu": 8.946, "
 NAMES = {**{name: cls.label for name, cls in METHODS.items()}, "seqgan_rescale": "SeqGAN + rescaled reward"}
 
 
+def starts_from_shared_pretraining(method: str) -> bool:
+    """Whether a method continues from the seed's shared MLE pretraining: not Random (untrained), not LeakGAN or
+    RelGAN (their own generators, pretrained in their own runs)."""
+    cls = METHODS[method]
+    return cls.pretrains_generator and cls.shares_pretraining
+
+
 def run_once(cfg: Config, run_dir: Path, callbacks: Callbacks | None = None, init_from: Path | None = None
              ) -> dict[str, Any]:
     """Train into run_dir unless it already finished with this config; returns summary + records."""
@@ -62,13 +69,11 @@ def table1(cfg: Config, seeds: int, out_dir: str | Path, methods: tuple[str, ...
     for seed in range(seeds):
         base = cfg.override([f"seed={seed}"])
         pretrain_dir = out / f"seed{seed}" / "pretrain"
-        if any(METHODS[TABLE1_ROWS[m][0]].shares_pretraining and m != "random" for m in methods):
+        if any(starts_from_shared_pretraining(TABLE1_ROWS[m][0]) for m in methods):
             run_once(base.override(["train.method='mle'", "train.adversarial_rounds=0"]), pretrain_dir, callbacks)
         for row in methods:
             method, settings = TABLE1_ROWS[row]
-            # LeakGAN's manager–worker G pretrains with D interleaved: its own pretraining, not the shared one.
-            shared = method != "random" and METHODS[method].shares_pretraining
-            init = pretrain_dir / "checkpoints" / "latest.pt" if shared else None
+            init = pretrain_dir / "checkpoints" / "latest.pt" if starts_from_shared_pretraining(method) else None
             runs[row].append(run_once(base.override([f"train.method={method!r}", *settings]), out / f"seed{seed}" / row,
                                       callbacks, init))
     # The paper's figures are for its own oracle (vocabulary 5000, length 20); beside another oracle they mislead.
@@ -277,7 +282,7 @@ def real_experiment(name: str, cfg: Config, seeds: int, out_dir: str | Path, cal
         run_once(base.override(["train.method='mle'", "train.adversarial_rounds=0"]), pretrain_dir, callbacks)
         for method in methods:
             run_dir = out / f"seed{seed}" / method
-            init = pretrain_dir / "checkpoints" / "latest.pt" if METHODS[method].shares_pretraining else None
+            init = pretrain_dir / "checkpoints" / "latest.pt" if starts_from_shared_pretraining(method) else None
             runs[method].append(run_once(base.override([f"train.method={method!r}"]), run_dir, callbacks, init))
             if seed == 0:
                 for sample in (run_dir / "samples").glob("*"):

@@ -387,16 +387,19 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> torc
         start = 0
         eos = None
     method_cls = method_class(state["config"].get("train", {}).get("method", "seqgan"))
-    if method_cls.build_generator.__func__ is Method.build_generator.__func__:  # the LSTM policy
+    own_generator = method_cls.build_generator.__func__ is not Method.build_generator.__func__
+    # The LSTM policy needs only its shape, which even an old checkpoint's config gives; a method's own generator (and
+    # the D_φ it writes with) is rebuilt from the run's whole configuration.
+    cfg = (Config.from_dict(migrate_legacy(state["config"]), where=f"{path} config")
+           if own_generator or method_cls.samples_with_discriminator else None)
+    if cfg is None:
         generator = Generator(vocab, emb_dim=emb, hidden_dim=hidden, seq_len=seq_len, start_token=start, eos_token=eos,
                               pad_token=PAD_ID)
-    else:  # the method's own generator, from the run's configuration
-        cfg = Config.from_dict(migrate_legacy(state["config"]), where=f"{path} config")
+    else:
         generator = method_cls.build_generator(cfg, vocab, seq_len, start, eos, PAD_ID)
     try:
         generator.load_state_dict(state["generator"])
         if method_cls.samples_with_discriminator:
-            cfg = Config.from_dict(migrate_legacy(state["config"]), where=f"{path} config")
             discriminator = build_discriminator(cfg, vocab, seq_len, eos)
             discriminator.load_state_dict(state["discriminator"])
             method_cls.attach_discriminator(generator, discriminator.to(device).eval())

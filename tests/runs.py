@@ -35,3 +35,29 @@ def snapshot(model):
 def changed(model, before):
     """Whether any weight differs from a `snapshot`."""
     return any(not torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+
+
+def train_through_crashes(cfg, run_dir, crashes):
+    """Train into run_dir, killed after each (phase, units) of `crashes` in turn and resumed each time, to the end."""
+    import pytest
+
+    from seqgan.run import train
+
+    for i, (phase, after) in enumerate(crashes):
+        with pytest.raises(KeyboardInterrupt):
+            train(cfg, run_dir, resume=i > 0, callbacks=Crash(phase, after))
+    train(cfg, run_dir, resume=True)
+
+
+def cli_sample_ids(run_dir, capsys, num):
+    """`seqgan sample --checkpoint RUN --num N --ids`, parsed into rows, and the rows the run's final generator draws
+    itself under the command's default sampling seed 0: (cli rows, expected rows)."""
+    from seqgan.cli import main
+    from seqgan.run import load_generator
+
+    capsys.readouterr()
+    assert main(["sample", "--checkpoint", str(run_dir), "--num", str(num), "--ids"]) == 0
+    rows = [[int(tok) for tok in line.split()] for line in capsys.readouterr().out.strip().splitlines()]
+    final = load_generator(run_dir / "checkpoints" / "latest.pt")
+    torch.manual_seed(0)
+    return rows, final.sample(num).tolist()

@@ -23,9 +23,9 @@ from seqgan.methods.leakgan import (
     naive_block_rewards,
 )
 from seqgan.rewards import rescale
-from seqgan.run import load_generator, train
+from seqgan.run import train
 from seqgan.train import SeqGANTrainer, load_checkpoint
-from tests.runs import Crash, run_metrics
+from tests.runs import cli_sample_ids, run_metrics, train_through_crashes
 
 
 def _models(vocab=30, seq_len=10, step_size=4, eos=None):
@@ -233,22 +233,15 @@ def test_a_tiny_run_samples_and_resumes_exactly(tmp_path, capsys):
     cfg = _cfg()
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     train(cfg, whole)
-    for phase, after in (("mle", 3), ("adversarial", 3)):
-        with pytest.raises(KeyboardInterrupt):
-            train(cfg, cut, resume=phase != "mle", callbacks=Crash(phase, after))
-    train(cfg, cut, resume=True)
+    train_through_crashes(cfg, cut, [("mle", 3), ("adversarial", 3)])
     assert run_metrics(cut) == run_metrics(whole)
     a, b = load_checkpoint(whole / "checkpoints" / "latest.pt"), load_checkpoint(cut / "checkpoints" / "latest.pt")
     for part in ("generator", "discriminator"):
         assert all(torch.equal(v, b[part][k]) for k, v in a[part].items()), part
     assert a["method"]["optimizer"]["state"], "the adversarial optimiser never stepped"
     # seqgan sample writes the final G_θ's sequences (with D_φ's leaked features, saved beside it)
-    capsys.readouterr()
-    assert main(["sample", "--checkpoint", str(whole), "--num", "4", "--ids"]) == 0
-    rows = [[int(t) for t in line.split()] for line in capsys.readouterr().out.strip().splitlines()]
-    final = load_generator(whole / "checkpoints" / "latest.pt")
-    torch.manual_seed(0)  # the CLI's default sampling seed
-    assert rows == final.sample(4).tolist()
+    rows, expected = cli_sample_ids(whole, capsys, 4)
+    assert rows == expected
     assert "discriminator" in load_checkpoint(whole / "checkpoints" / "generator.pt")
 
 

@@ -12,9 +12,9 @@ from seqgan.cli import main
 from seqgan.config import load_config, preset, to_toml
 from seqgan.errors import CheckpointError
 from seqgan.methods import METHODS
-from seqgan.run import load_generator, train
+from seqgan.run import train
 from seqgan.train import load_checkpoint
-from tests.runs import Crash, run_metrics
+from tests.runs import Crash, cli_sample_ids, run_metrics
 
 ALL_METHODS = ("seqgan", "mle", "ss", "pg_bleu", "random", "maligan", "dpgan", "rankgan", "leakgan", "relgan")
 METHOD_SECTIONS = tuple(name for name, cls in METHODS.items() if cls.config is not None)
@@ -93,16 +93,9 @@ def test_resume_after_a_crash_equals_the_uninterrupted_run(uninterrupted, tmp_pa
 
 @pytest.mark.parametrize("method", ["maligan", "dpgan"])
 def test_sample_ids_from_a_finished_run_folder(uninterrupted, capsys, method):
-    run = uninterrupted(method)
-    capsys.readouterr()
-    assert main(["sample", "--checkpoint", str(run), "--num", "5", "--ids"]) == 0
-    captured = capsys.readouterr()
-    rows = [[int(tok) for tok in line.split()] for line in captured.out.strip().splitlines()]
+    rows, expected = cli_sample_ids(uninterrupted(method), capsys, 5)
     assert len(rows) == 5 and all(len(row) == 8 and all(0 <= t < 50 for t in row) for row in rows)
-    # drawn from the run's final G_θ with the default sampling seed 0
-    final = load_generator(run / "checkpoints" / "latest.pt")
-    torch.manual_seed(0)
-    assert rows == final.sample(5).tolist()
+    assert rows == expected  # drawn from the run's final G_θ with the default sampling seed 0
 
 
 # ---- 3. the CLI: method errors and --help-config ---------------------------------------------------------------

@@ -18,9 +18,9 @@ from seqgan.methods.rankgan import (
     ranker_loss,
     reference_rank_scores,
 )
-from seqgan.run import load_generator, train
+from seqgan.run import train
 from seqgan.train import SeqGANTrainer, load_checkpoint
-from tests.runs import Crash, changed, run_metrics, snapshot
+from tests.runs import Crash, changed, cli_sample_ids, run_metrics, snapshot
 
 
 def _cfg(*settings):
@@ -213,13 +213,9 @@ def whole_run(tmp_path_factory):
 
 
 def test_sample_ids_from_a_finished_run_folder(whole_run, capsys):
-    capsys.readouterr()
-    assert main(["sample", "--checkpoint", str(whole_run), "--num", "5", "--ids"]) == 0
-    rows = [[int(tok) for tok in line.split()] for line in capsys.readouterr().out.strip().splitlines()]
+    rows, expected = cli_sample_ids(whole_run, capsys, 5)
     assert len(rows) == 5 and all(len(row) == 8 and all(0 <= t < 50 for t in row) for row in rows)
-    final = load_generator(whole_run / "checkpoints" / "latest.pt")
-    torch.manual_seed(0)  # the sample command's default seed
-    assert rows == final.sample(5).tolist()
+    assert rows == expected
 
 
 def test_resume_after_a_crash_in_the_adversarial_phase_equals_the_uninterrupted_run(whole_run, tmp_path):

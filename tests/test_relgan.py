@@ -34,7 +34,7 @@ from seqgan.methods.relgan import (
 from seqgan.relational_memory import RelationalMemoryGenerator
 from seqgan.run import load_generator, train
 from seqgan.train import SeqGANTrainer, load_checkpoint
-from tests.runs import Crash, changed, run_metrics, snapshot
+from tests.runs import changed, cli_sample_ids, run_metrics, snapshot, train_through_crashes
 
 V = 11
 T = 6
@@ -342,10 +342,7 @@ def test_a_tiny_run_samples_and_resumes_exactly(tmp_path, capsys):
     cfg = _cfg()
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     train(cfg, whole)
-    for phase, after in (("mle", 3), ("adversarial", 3)):
-        with pytest.raises(KeyboardInterrupt):
-            train(cfg, cut, resume=phase != "mle", callbacks=Crash(phase, after))
-    train(cfg, cut, resume=True)
+    train_through_crashes(cfg, cut, [("mle", 3), ("adversarial", 3)])
     assert run_metrics(cut) == run_metrics(whole)
     a, b = load_checkpoint(whole / "checkpoints" / "latest.pt"), load_checkpoint(cut / "checkpoints" / "latest.pt")
     assert all(torch.equal(v, b["generator"][k]) for k, v in a["generator"].items())
@@ -355,13 +352,9 @@ def test_a_tiny_run_samples_and_resumes_exactly(tmp_path, capsys):
         assert sa and sa.keys() == sb.keys()
         assert all(torch.equal(sa[i][k], sb[i][k]) for i in sa for k in sa[i]), opt
     # seqgan sample writes the final relational memory's sequences
-    capsys.readouterr()
-    assert main(["sample", "--checkpoint", str(whole), "--num", "4", "--ids"]) == 0
-    rows = [[int(t) for t in line.split()] for line in capsys.readouterr().out.strip().splitlines()]
-    final = load_generator(whole / "checkpoints" / "latest.pt")
-    assert isinstance(final, RelationalMemoryGenerator)
-    torch.manual_seed(0)  # the CLI's default sampling seed
-    assert rows == final.sample(4).tolist() and len(rows) == 4 and all(len(r) == 8 for r in rows)
+    assert isinstance(load_generator(whole / "checkpoints" / "latest.pt"), RelationalMemoryGenerator)
+    rows, expected = cli_sample_ids(whole, capsys, 4)
+    assert rows == expected and len(rows) == 4 and all(len(r) == 8 for r in rows)
 
 
 def test_relgan_trains_under_two_gloo_processes(tmp_path):

@@ -105,10 +105,12 @@ def pretrain_loss(g: LeakGANGenerator, tokens_BxT: torch.Tensor) -> tuple[torch.
 
 
 def adversarial_loss(g: LeakGANGenerator, tokens_BxT: torch.Tensor, rewards_BxK: torch.Tensor, extrinsic_weight: float,
-                     intrinsic_weight: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                     intrinsic_weight: float, features_BxT1xF: torch.Tensor | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Eq. 9 for the manager plus REINFORCE for the worker with weights extrinsic·Q + intrinsic·r^I, both per token
-    means as the official code; (total, worker, manager, mean r^I)."""
-    u = g.unroll(tokens_BxT)
+    means as the official code; (total, worker, manager, mean r^I). `features_BxT1xF`: the sequences' leaked
+    features, if already computed."""
+    u = g.unroll(tokens_BxT, features_BxT1xF)
     r_intrinsic_BxT = intrinsic_rewards(u, g.step_size)
     block_T = torch.arange(tokens_BxT.shape[1], device=tokens_BxT.device) // g.step_size
     weights_BxT = extrinsic_weight * rewards_BxK[:, block_T] + intrinsic_weight * r_intrinsic_BxT
@@ -127,11 +129,11 @@ def rollout_prefixes(seq_len: int, step_size: int) -> list[int]:
 
 @torch.no_grad()
 def block_rewards(g: LeakGANGenerator, sequences_BxT: torch.Tensor, reward: RewardFn, rollout_num: int,
-                  uniforms: torch.Tensor | None = None) -> torch.Tensor:
+                  uniforms: torch.Tensor | None = None, features_BxT1xF: torch.Tensor | None = None) -> torch.Tensor:
     """Q of every block (B, K): the mean reward of rollout_num completions of G_θ from the prefix ending the block,
     D(Y) for the last. All prefixes and rollouts step together; row r = (n, j, b) keeps its rollout's own
     sequence index b throughout (TextGAN-PyTorch's reshape mixes samples here, issue #62). `uniforms`
-    (rollout_num, K−1, B, T) fixes the draws."""
+    (rollout_num, K−1, B, T) fixes the draws; `features_BxT1xF`: Y's leaked features, if already computed."""
     B, T = sequences_BxT.shape
     prefixes = rollout_prefixes(T, g.step_size)
     J = len(prefixes)
@@ -141,7 +143,8 @@ def block_rewards(g: LeakGANGenerator, sequences_BxT: torch.Tensor, reward: Rewa
         return q_BxK
     if uniforms is None:
         uniforms = torch.rand(rollout_num, J, B, T, device=sequences_BxT.device)
-    features_BxT1xF = g.prefix_features(sequences_BxT)
+    if features_BxT1xF is None:
+        features_BxT1xF = g.prefix_features(sequences_BxT)
     # Rows ordered (n, j, b): sequence b of rollout n from prefix length prefixes[j].
     seq_R = torch.arange(B, device=sequences_BxT.device).repeat(rollout_num * J)
     prefix_R = torch.tensor(prefixes, device=sequences_BxT.device).repeat_interleave(B).repeat(rollout_num)
@@ -247,10 +250,12 @@ class LeakGAN(Method):
         trainer = self.trainer
         s = self.settings
         sequences = trainer.generator.sample(self.cfg.generator.batch_size // trainer.dist.world)
-        q_BxK = block_rewards(trainer.generator, sequences, self.reward(), self.cfg.train.rollout_num)
+        features = trainer.generator.prefix_features(sequences)  # D's features of Y, for the rewards and the loss
+        q_BxK = block_rewards(trainer.generator, sequences, self.reward(), self.cfg.train.rollout_num,
+                              features_BxT1xF=features)
         r_BxK = (rescale(q_BxK, self.cfg.train.rescale_delta) if s.rescale else q_BxK).to(torch.float32)
         loss, worker, manager, intrinsic = trainer.run_g(adversarial_loss, sequences, r_BxK, s.extrinsic_weight,
-                                                         s.intrinsic_weight)
+                                                         s.intrinsic_weight, features)
         trainer.update(self.opt, trainer.generator, loss, self.cfg.generator.grad_clip)  # a mean: DDP's average is right
         return {"losses/g_pg": trainer.finite(worker.item(), "worker loss"), "losses/g_manager": manager.item(),
                 "rewards/mean_q": q_BxK.mean().item(), "rewards/intrinsic": intrinsic.item()}
