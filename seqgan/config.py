@@ -213,6 +213,12 @@ class TrainConfig:
     """Evaluate NLL_oracle every this many epochs/rounds (and at the end of each phase)."""
     checkpoint_every: int = 5
     """Write the run checkpoint every this many epochs/rounds (and at the end of each phase)."""
+    keep_best: bool = False
+    """MLE pretraining scores G_θ at each evaluation on a validation draw of the oracle (its own seed, never the
+    test draw: NLL_valid) and hands the adversarial phase the G_θ of the lowest, not the last (early stopping)."""
+    keep_generators: bool = False
+    """Keep G_θ's weights at every evaluation (checkpoints/generators/<phase>-<global epoch>.pt); `reproduce
+    table1` reads an MLE run's to draw MLE's quality–coverage frontier."""
 
     def __post_init__(self) -> None:
         from seqgan.methods import method_names
@@ -286,11 +292,19 @@ class Config:
         """The selected method's own settings (None for a method without a section)."""
         return self.methods.get(self.train.method)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Nested dicts; each method's section sits at the top level beside train, as in TOML."""
+    def to_dict(self, every_method: bool = False) -> dict[str, Any]:
+        """Nested dicts; the selected method's section (every method's with every_method) sits at the top level
+        beside train, as in TOML. Another method's section does not change a run, so it is neither written, saved
+        nor compared."""
         data = dataclasses.asdict(self)
         methods = data.pop("methods")
-        return {**data, **methods}
+        return {**data, **{k: v for k, v in methods.items() if every_method or k == self.train.method}}
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when they run the same: the shared sections and the selected method's."""
+        return self.to_dict() == other.to_dict() if isinstance(other, Config) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass with eq
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> Config:
@@ -299,7 +313,7 @@ class Config:
 
     def override(self, assignments: list[str]) -> Config:
         """Apply `section.key=value` strings (values parsed as TOML, else taken as text)."""
-        data = self.to_dict()
+        data = self.to_dict(every_method=True)
         touched: set[str] = set()
         for item in assignments:
             key, sep, raw = item.partition("=")
@@ -439,8 +453,13 @@ def _preset_small() -> Config:
 
     The paper's oracle and G_θ; a smaller D whose higher learning rate makes up for ~30x fewer
     D passes than the paper's schedule, so D is a real critic when the adversarial phase starts.
+    RelGAN: a narrower relational memory and critic, 200 iterations (5 per round) of the official 5000.
     """
+    from seqgan.methods.relgan import RelGANConfig
+
     return Config(
+        methods={"relgan": RelGANConfig(head_size=64, d_emb_dim=16, num_rep=16, num_filters=[64, 64, 64, 64],
+                                        iterations=5)},
         discriminator=DiscriminatorConfig(emb_dim=32, filter_sizes=[2, 3, 4, 5, 8, 12], num_filters=[32, 32, 32, 32, 32, 32],
                                           lr=1e-3),
         train=TrainConfig(pretrain_epochs=30, d_pretrain_steps=10, d_pretrain_epochs=2, adversarial_rounds=40,
@@ -450,7 +469,11 @@ def _preset_small() -> Config:
 
 def _preset_tiny() -> Config:
     """Seconds: a small random oracle, for tests and smoke runs."""
+    from seqgan.methods.relgan import RelGANConfig
+
     return Config(
+        methods={"relgan": RelGANConfig(emb_dim=8, head_size=8, d_emb_dim=8, num_rep=4, filter_sizes=[2, 3],
+                                        num_filters=[8, 8], iterations=1, critic_steps=2)},
         oracle=OracleConfig(source="random", vocab_size=50, emb_dim=8, hidden_dim=8, seq_len=8, num_train=256, num_eval=256,
                             num_test=256),
         generator=GeneratorConfig(emb_dim=8, hidden_dim=8, batch_size=16),
@@ -489,7 +512,7 @@ def load_config(path: str | Path, base: Config | None = None) -> Config:
            f"({', '.join(repr(p) for p in PRESETS)}), got {name!r}")
     data = migrate_legacy(data)  # a config.toml of seqgan 0.1; unchanged otherwise
     start = preset(name) if name is not None else (base or Config())
-    merged = _merge(start.to_dict(), data)
+    merged = _merge(start.to_dict(every_method=True), data)
     cfg = Config.from_dict(merged, where=str(path))
     refuse_other_methods_settings(cfg, {f"{k}.{key}" for k, v in data.items() if isinstance(v, dict) for key in v},
                                   str(path))
@@ -505,12 +528,9 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 def to_toml(cfg: Config) -> str:
     """Write a config as TOML (flat sections of scalars and lists)."""
-    data = cfg.to_dict()
+    data = cfg.to_dict()  # the selected method's section only: another's would be refused when read back
     lines = [f"seed = {data.pop('seed')}", ""]
-    others = set(_method_section_classes()) - {cfg.train.method}
     for section, values in data.items():
-        if section in others:  # another method's settings would be refused when read back
-            continue
         lines.append(f"[{section}]")
         for key, value in values.items():
             lines.append(f"{key} = {_toml_value(value)}")

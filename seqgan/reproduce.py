@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from seqgan import frontier
 from seqgan.config import Config, load_config
 from seqgan.methods import METHODS
 from seqgan.run import train
@@ -30,6 +32,8 @@ TABLE1_ROWS: dict[str, tuple[str, list[str]]] = {
     "dpgan": ("dpgan", []),
     "rankgan": ("rankgan", []),
     "leakgan": ("leakgan", []),
+    "relgan_100": ("relgan", ["relgan.beta_max=100.0"]),
+    "relgan_1000": ("relgan", ["relgan.beta_max=1000.0"]),
 }
 TABLE1_METHODS = tuple(TABLE1_ROWS)
 # The SeqGAN paper's Table 1. The MaliGAN and DPGAN papers report no figure on this oracle, and LeakGAN's paper
@@ -37,8 +41,9 @@ TABLE1_METHODS = tuple(TABLE1_ROWS)
 # RankGAN's and LeakGAN's figures on the same oracle (length 20) are those the RelGAN paper (Nie et al. 2019,
 # Table 1) reports; their own papers' oracle tables use other settings.
 PAPER_TABLE1 = {"random": 10.310, "mle": 9.038, "ss": 8.985, "pg_bleu": 8.946, "seqgan": 8.736, "rankgan": 8.247,
-                "leakgan": 7.038}
-NAMES = {**{name: cls.label for name, cls in METHODS.items()}, "seqgan_rescale": "SeqGAN + rescaled reward"}
+                "leakgan": 7.038, "relgan_100": 6.680}
+NAMES = {**{name: cls.label for name, cls in METHODS.items()}, "seqgan_rescale": "SeqGAN + rescaled reward",
+         "relgan_100": "RelGAN (β_max 100)", "relgan_1000": "RelGAN (β_max 1000)"}
 
 
 def starts_from_shared_pretraining(method: str) -> bool:
@@ -61,8 +66,9 @@ def run_once(cfg: Config, run_dir: Path, callbacks: Callbacks | None = None, ini
 
 
 def table1(cfg: Config, seeds: int, out_dir: str | Path, methods: tuple[str, ...] = TABLE1_METHODS,
-           callbacks: Callbacks | None = None) -> dict[str, Any]:
-    """Train every method for seeds 0..seeds-1 and write table1.md, table1.json and figure2.png."""
+           callbacks: Callbacks | None = None, with_frontier: bool = True) -> dict[str, Any]:
+    """Train every method for seeds 0..seeds-1 and write table1.md, table1.json and figure2.png, the temperature
+    sweep, and (with the MLE row and `with_frontier`) every method against MLE's frontier (seqgan/frontier.py)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     runs: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
@@ -74,6 +80,12 @@ def table1(cfg: Config, seeds: int, out_dir: str | Path, methods: tuple[str, ...
         for row in methods:
             method, settings = TABLE1_ROWS[row]
             init = pretrain_dir / "checkpoints" / "latest.pt" if starts_from_shared_pretraining(method) else None
+            if (keys := METHODS[method].own_pretraining_keys) is not None:  # rows of it share its own pretraining
+                shaping = [s for s in settings if s.split("=")[0].strip() in {f"{method}.{k}" for k in keys}]
+                own = out / f"seed{seed}" / "-".join(["pretrain", method, *shaping]).replace("'", "")
+                run_once(base.override([f"train.method={method!r}", *shaping, "train.adversarial_rounds=0"]), own,
+                         callbacks)
+                init = own / "checkpoints" / "latest.pt"
             runs[row].append(run_once(base.override([f"train.method={method!r}", *settings]), out / f"seed{seed}" / row,
                                       callbacks, init))
     # The paper's figures are for its own oracle (vocabulary 5000, length 20); beside another oracle they mislead.
@@ -81,24 +93,91 @@ def table1(cfg: Config, seeds: int, out_dir: str | Path, methods: tuple[str, ...
     (out / "table1.md").write_text(format_table1(result, seeds), encoding="utf-8")
     (out / "table1.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     plot_figure2({m: r[0]["records"] for m, r in runs.items()}, cfg.train.pretrain_epochs, out / "figure2.png")
-    # Every trained generator's quality-diversity curve (the random one is not trained; SS and PG-BLEU are the
-    # paper's baselines, swept when asked for like the rest).
+    # Every trained generator's quality-diversity curve, every seed (the random one is not trained; SS and PG-BLEU
+    # are the paper's baselines, swept when asked for like the rest), and where each lies against MLE's frontier.
     swept = [m for m in methods if m != "random"]
     if swept:
-        sweep = temperature_sweep(cfg.override(["seed=0"]), {m: out / "seed0" / m for m in swept})
-        (out / "temperature_sweep.json").write_text(json.dumps(sweep, indent=2) + "\n", encoding="utf-8")
-        plot_temperature_sweep(sweep, out / "temperature_sweep.png")
+        curves = [temperature_sweep(cfg.override([f"seed={s}"]), {m: out / f"seed{s}" / m for m in swept})
+                  for s in range(seeds)]
+        (out / "temperature_sweep.json").write_text(json.dumps(curves[0], indent=2) + "\n", encoding="utf-8")
+        plot_temperature_sweep(curves[0], out / "temperature_sweep.png")
+        if with_frontier and "mle" in methods:
+            result["frontier"] = mle_frontier(cfg, out, curves, callbacks)
     return result
 
 
 SWEEP_TEMPERATURES = (0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0)
 
 
+def sweep_points(generator: Any, oracle: Any, held_out: Any, num_samples: int, seed: int,
+                 temperatures: tuple[float, ...] = SWEEP_TEMPERATURES) -> list[dict[str, float]]:
+    """NLL_oracle of `num_samples` sequences drawn at each τ, and NLL_test of held-out data under the same tempered
+    distribution."""
+    import torch
+
+    torch.manual_seed(seed)
+    return [{"temperature": t, "nll_oracle": oracle.nll_of(generator.sample(num_samples, temperature=t)),
+             "nll_test": generator.nll_of(held_out, temperature=t)} for t in temperatures]
+
+
+def _cached(path: Path, key: dict[str, Any], compute: Callable[..., Any], *args: Any) -> Any:
+    """compute(*args), kept in `path` beside the key it was computed for (a retrained run changes the key)."""
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved.get("key") == key:
+            return saved["value"]
+    value = compute(*args)
+    path.write_text(json.dumps({"key": key, "value": value}, indent=1) + "\n", encoding="utf-8")
+    return value
+
+
+def _file_key(path: Path) -> list[int]:
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
 def temperature_sweep(cfg: Config, run_dirs: dict[str, Path], temperatures: tuple[float, ...] = SWEEP_TEMPERATURES
                       ) -> dict[str, list[dict[str, float]]]:
     """Quality against diversity (Caccia et al. 2018): for each trained generator and temperature τ,
     NLL_oracle of samples drawn at τ and NLL_test of held-out data under the same tempered distribution."""
+    from seqgan.oracle import oracle_data
+    from seqgan.train import build_oracle, heldout_seed
+
+    oracle = build_oracle(cfg)
+    held_out = oracle_data(oracle, cfg.oracle.num_test or cfg.oracle.num_eval, heldout_seed(cfg))
+    sweep: dict[str, list[dict[str, float]]] = {}
+    for method, run_dir in run_dirs.items():
+        latest = run_dir / "checkpoints" / "latest.pt"
+        key = {"checkpoint": _file_key(latest), "temperatures": list(temperatures), "samples": cfg.oracle.num_eval,
+               "seed": cfg.seed}
+        sweep[method] = _cached(run_dir / "temperature_sweep.json", key, _sweep_run, latest, oracle, held_out,
+                                cfg.oracle.num_eval, cfg.seed, temperatures)
+    return sweep
+
+
+def _sweep_run(latest: Path, oracle: Any, held_out: Any, num_samples: int, seed: int,
+               temperatures: tuple[float, ...]) -> list[dict[str, float]]:
+    from seqgan.run import load_generator
+
+    return sweep_points(load_generator(latest), oracle, held_out, num_samples, seed, temperatures)
+
+
+def _sweep_checkpoints(kept: list[Path], generator: Any, oracle: Any, held_out: Any, num_samples: int, seed: int
+                       ) -> list[dict[str, Any]]:
+    """Every kept G_θ of an MLE run at every temperature."""
     import torch
+
+    points = []
+    for path in kept:
+        generator.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        points += [{"checkpoint": path.stem, **p} for p in sweep_points(generator, oracle, held_out, num_samples, seed)]
+    return points
+
+
+def mle_frontier(cfg: Config, out: Path, curves: list[dict[str, list[dict[str, float]]]],
+                 callbacks: Callbacks | None = None) -> dict[str, Any]:
+    """MLE's frontier per seed — a run of the MLE row's schedule that keeps G_θ at every evaluation, each kept G_θ at
+    every temperature — and every method's curve against it; writes frontier.md, frontier.json and frontier.png."""
 
     from seqgan.oracle import oracle_data
     from seqgan.run import load_generator
@@ -106,14 +185,28 @@ def temperature_sweep(cfg: Config, run_dirs: dict[str, Path], temperatures: tupl
 
     oracle = build_oracle(cfg)
     held_out = oracle_data(oracle, cfg.oracle.num_test or cfg.oracle.num_eval, heldout_seed(cfg))
-    sweep: dict[str, list[dict[str, float]]] = {}
-    for method, run_dir in run_dirs.items():
-        generator = load_generator(run_dir)
-        torch.manual_seed(cfg.seed)
-        sweep[method] = [{"temperature": t,
-                          "nll_oracle": oracle.nll_of(generator.sample(cfg.oracle.num_eval, temperature=t)),
-                          "nll_test": generator.nll_of(held_out, temperature=t)} for t in temperatures]
-    return sweep
+    per_seed = []
+    for seed, seed_curves in enumerate(curves):
+        base = cfg.override([f"seed={seed}"])
+        run_dir = out / f"seed{seed}" / "mle-frontier"
+        run_once(base.override(["train.method='mle'", "train.keep_generators=true"]), run_dir, callbacks)
+        kept = sorted((run_dir / "checkpoints" / "generators").glob("*.pt"))
+        generator = load_generator(run_dir / "checkpoints" / "latest.pt")
+        key = {"checkpoints": {p.name: _file_key(p) for p in kept}, "temperatures": list(SWEEP_TEMPERATURES),
+               "samples": base.oracle.num_eval}
+        points = _cached(run_dir / "frontier_points.json", key, _sweep_checkpoints, kept, generator, oracle, held_out,
+                         base.oracle.num_eval, seed)
+        front = frontier.envelope((p["nll_oracle"], p["nll_test"]) for p in points)
+        per_seed.append({"seed": seed, "mle_points": points, "envelope": front,
+                         "gaps": {m: frontier.curve_gaps(c, front) for m, c in seed_curves.items()}})
+    summary = frontier.summarize(per_seed)
+    (out / "frontier.md").write_text(frontier.format_frontier(summary, NAMES), encoding="utf-8")
+    (out / "frontier.json").write_text(json.dumps({"summary": summary, "seeds": per_seed}, indent=1) + "\n",
+                                       encoding="utf-8")
+    first = per_seed[0]
+    frontier.plot_frontier([(p["nll_oracle"], p["nll_test"]) for p in first["mle_points"]], first["envelope"],
+                           curves[0], NAMES, out / "frontier.png")
+    return summary
 
 
 def plot_temperature_sweep(sweep: dict[str, list[dict[str, float]]], path: Path) -> None:

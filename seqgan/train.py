@@ -73,6 +73,11 @@ def heldout_seed(cfg: Config) -> int:
     return cfg.oracle.seed + 1
 
 
+def validation_seed(cfg: Config) -> int:
+    """Seed of the validation oracle samples behind NLL_valid (train.keep_best): neither the training nor test draw."""
+    return cfg.oracle.seed + 2
+
+
 def build_corpus(cfg: Config) -> Corpus:
     """The tokenized corpus a run trains on (data.source other than 'oracle')."""
     d = cfg.data
@@ -140,11 +145,18 @@ class SeqGANTrainer:
             # and held-out data for NLL_test: another draw of the oracle, never trained on.
             self.real_data = oracle_data(self.oracle, cfg.oracle.num_train, cfg.oracle.seed)
             self.test_data = oracle_data(self.oracle, cfg.oracle.num_test, heldout_seed(cfg)) if cfg.oracle.num_test else None
+            # A third draw to choose checkpoints on (train.keep_best): the test draw only ever reports.
+            self.valid_data = (oracle_data(self.oracle, cfg.oracle.num_test or cfg.oracle.num_eval, validation_seed(cfg))
+                               if t.keep_best else None)
             vocab_size = self.oracle.vocab_size
             self.seq_len = cfg.oracle.seq_len
             start = 0
             self.eos = None
         else:
+            if t.keep_best:
+                raise ConfigError("train.keep_best chooses MLE checkpoints on a validation draw of the oracle, and a "
+                                  "corpus has none; drop train.keep_best for real data")
+            self.valid_data = None
             self.corpus = build_corpus(cfg)
             self.real_data = self.corpus.train.to(self.device)
             self.test_data = self.corpus.test.to(self.device)
@@ -180,6 +192,7 @@ class SeqGANTrainer:
         self.method.preflight()
         self.progress = Progress()
         self.records: list[dict[str, Any]] = []
+        self.best: dict[str, Any] | None = None  # the lowest NLL_valid of MLE pretraining and its G_θ (keep_best)
         self.elapsed = 0.0  # seconds of training before this process (restored on resume)
         self._started = time.perf_counter()
 
@@ -249,8 +262,20 @@ class SeqGANTrainer:
                 break
             if self.progress.done % self.cfg.train.checkpoint_every == 0:
                 self.save_checkpoint()
+        if phase == PRETRAIN and self.cfg.train.keep_best:
+            self._keep_best()
         self.progress.phase, self.progress.done = PHASES[PHASES.index(phase) + 1], 0
         self.save_checkpoint()
+
+    def _keep_best(self) -> None:
+        """G_θ of the lowest NLL_valid (rank 0 evaluates; every rank then holds its weights)."""
+        if self.best is not None:
+            self.generator.load_state_dict(self.best["generator"])
+            log.info("MLE pretraining keeps epoch %d's G_θ (NLL_valid %.4f, the lowest)", self.best["epoch"],
+                     self.best["nll_valid"])
+        if self.dist.enabled:
+            for tensor in self.generator.state_dict().values():
+                self.dist.broadcast_(tensor)
 
     def shared_order(self, n: int) -> torch.Tensor:
         """A random order of the real data, the same on every rank (rank 0's draw)."""
@@ -272,6 +297,14 @@ class SeqGANTrainer:
         label = phase if phase == PRETRAIN else self.method.record_phase
         record: dict[str, Any] = {"phase": label, "method": method, "epoch": index, "global_epoch": offset + index,
                                   **self.evaluate(), **scalars, "time_s": round(self.wall_time(), 3)}
+        if phase == PRETRAIN and self.valid_data is not None:
+            record["nll_valid"] = valid = self.finite(self.generator.nll_of(self.valid_data), "NLL_valid")
+            if self.best is None or valid < self.best["nll_valid"]:
+                self.best = {"nll_valid": valid, "epoch": index,
+                             "generator": {k: v.detach().clone() for k, v in self.generator.state_dict().items()}}
+        if self.cfg.train.keep_generators and self.run_dir is not None:
+            save_atomic(self.generator.state_dict(), self.run_dir / "checkpoints" / "generators"
+                        / f"{label}-{offset + index:04d}.pt")
         warnings = diagnose(record)
         if warnings:
             record["health/warnings"] = warnings
@@ -325,6 +358,7 @@ class SeqGANTrainer:
             "method": self.method.state_dict(),
             "rng": rng,
             "records": self.records,
+            "best": self.best,
             "elapsed": self.wall_time(),
         }
 
@@ -350,6 +384,7 @@ class SeqGANTrainer:
         self._restore_rng(ranks[self.dist.rank] if self.dist.enabled else state["rng"])
         self.progress.phase, self.progress.done = state["progress"]["phase"], state["progress"]["done"]
         self.records = list(state["records"])
+        self.best = state.get("best")
         self.elapsed, self._started = float(state["elapsed"]), time.perf_counter()
 
     def start_from_pretrained(self, state: dict[str, Any]) -> None:
@@ -363,7 +398,15 @@ class SeqGANTrainer:
         self.check_vocabulary(state)
         self.check_data(state)
         mine, theirs = self.cfg.to_dict(), _complete(state["config"])
-        shared = [*(f"{s}.{k}" for s in ("data", "oracle", "generator") for k in mine[s]), "seed", "train.pretrain_epochs"]
+        shared = [*(f"{s}.{k}" for s in ("data", "oracle", "generator") for k in mine[s]), "seed", "train.pretrain_epochs",
+                  "train.keep_best"]
+        method = type(self.method)
+        if not method.shares_pretraining:  # its own G_θ: pretrained by a run of the same method and G settings
+            if theirs["train"]["method"] != self.cfg.train.method:
+                raise CheckpointError(f"the pretraining checkpoint is a {theirs['train']['method']!r} run's; "
+                                      f"{method.label} starts only from its own pretraining (train.method="
+                                      f"{self.cfg.train.method!r}, train.adversarial_rounds=0)")
+            shared += [f"{method.name}.{k}" for k in method.own_pretraining_keys or ()]
         differ = [key for key in shared if _get(mine, key) != _get(theirs, key)]
         if differ:
             raise CheckpointError(f"the pretraining checkpoint was made with other settings ({', '.join(differ)}); "

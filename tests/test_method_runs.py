@@ -9,7 +9,7 @@ import tomllib
 import torch
 
 from seqgan.cli import main
-from seqgan.config import load_config, preset, to_toml
+from seqgan.config import Config, load_config, preset, to_toml
 from seqgan.errors import CheckpointError
 from seqgan.methods import METHODS
 from seqgan.run import train
@@ -158,6 +158,7 @@ def test_help_config_needs_no_run_folder(capsys):
 def _legacy_config(config):
     """A config dict (today's layout) in the layout of checkpoint format 1: no method sections, their settings
     (and train.advantage) under [train] with their old names."""
+    config = Config.from_dict(config).to_dict(every_method=True)  # format 1 wrote every setting
     old = {k: dict(v) if isinstance(v, dict) else v for k, v in config.items() if k not in METHOD_SECTIONS}
     t = old["train"]
     t["pg_bleu_n"] = config["pg_bleu"]["n"]
@@ -194,7 +195,7 @@ def test_a_format_1_checkpoint_resumes_like_the_uninterrupted_run(uninterrupted,
     assert state["format"] == 2 and state["method"]["rollout"] is not None and state["method"]["optimizer"]["state"]
     torch.save(_to_format_1(state), path)
     # the run folder's config.toml as seqgan 0.1 wrote it
-    (cut_dir / "config.toml").write_text(_toml(_legacy_config(cfg.to_dict())), encoding="utf-8")
+    (cut_dir / "config.toml").write_text(_toml(_legacy_config(cfg.to_dict(every_method=True))), encoding="utf-8")
     legacy = tomllib.loads((cut_dir / "config.toml").read_text())
     assert legacy["train"]["pg_bleu_n"] == 3 and legacy["train"]["pg_baseline"] == "none"
     assert "ss_schedule" in legacy["train"] and not set(METHOD_SECTIONS) & set(legacy)

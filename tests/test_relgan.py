@@ -57,15 +57,8 @@ def _critic(filter_sizes=(2, 3)):
     return RelGANCritic(V, emb_dim=6, num_rep=3, filter_sizes=list(filter_sizes), num_filters=[4, 5], dropout=0.25).double()
 
 
-# RelGAN's models at the paper's sizes (a 512-wide memory, a 1200-filter critic over 64 representations) take 15 s for
-# a tiny run here; these take 1. (A preset cannot carry them: a run's config.toml keeps only the selected method's
-# section, so another method's run would read back the paper's values.)
-TINY_RELGAN = ["relgan.emb_dim=8", "relgan.head_size=8", "relgan.d_emb_dim=8", "relgan.num_rep=4",
-               "relgan.filter_sizes=[2, 3]", "relgan.num_filters=[8, 8]"]
-
-
 def _cfg(*extra):
-    return preset("tiny").override(["train.method='relgan'", *TINY_RELGAN, *extra])
+    return preset("tiny").override(["train.method='relgan'", *extra])  # the tiny preset's narrow RelGAN
 
 
 # ---- the relational memory ------------------------------------------------------------------------------------
@@ -329,7 +322,7 @@ def test_help_config_documents_the_relgan_section(capsys):
 @pytest.mark.parametrize("generator, loss", [("lstm", "rsgan"), ("rmc", "standard"), ("rmc", "wgan-gp")])
 def test_tiny_runs_with_each_generator_and_loss(tmp_path, generator, loss):
     cfg = _cfg(f"relgan.generator={generator!r}", f"relgan.loss={loss!r}", "train.pretrain_epochs=1",
-               "train.adversarial_rounds=2", "train.d_steps=2")
+               "train.adversarial_rounds=2", "relgan.critic_steps=2")
     summary = train(cfg, tmp_path / "run")
     assert math.isfinite(summary["final"]["nll_oracle"])
     adversarial = [r for r in run_metrics(tmp_path / "run") if r["phase"] == "adversarial"]
@@ -362,7 +355,7 @@ def test_relgan_trains_under_two_gloo_processes(tmp_path):
     runner: DDP refuses a second step if any parameter missed the first one's reduction."""
     args = ["-q", "train", "--preset", "tiny", "--set", "runtime.device='cpu'", "--set", "train.method='relgan'",
             "--set", "relgan.loss='wgan-gp'", "--set", "train.pretrain_epochs=1", "--set", "train.adversarial_rounds=2",
-            "--set", "train.d_steps=2", *(a for item in TINY_RELGAN for a in ("--set", item))]
+            "--set", "relgan.critic_steps=2"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "SEQGAN_BACKEND": "gloo"}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                            "-m", "seqgan", *args, "--out", str(tmp_path / "ddp")], env=env, capture_output=True,
@@ -371,3 +364,69 @@ def test_relgan_trains_under_two_gloo_processes(tmp_path):
     records = [json.loads(line) for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
     assert [r["phase"] for r in records].count("adversarial") == 2
     assert all(math.isfinite(r["losses/d"]) for r in records if r["phase"] == "adversarial")
+
+
+# ---- the schedule of a round, and the pretraining rows of RelGAN share ----------------------------------------
+
+
+def test_a_round_is_iterations_of_g_steps_then_critic_steps_at_the_last_g_steps_beta(monkeypatch):
+    trainer = SeqGANTrainer(_cfg("relgan.iterations=3", "relgan.critic_steps=2", "train.g_steps=2",
+                                 "train.adversarial_rounds=5"))
+    method = trainer.method
+    assert method.anneal_steps() == 5 * 3 * 2
+    calls = []
+    monkeypatch.setattr(method, "g_step", lambda step: calls.append(("g", step)) or {})
+    monkeypatch.setattr(method, "critic_step", lambda beta: calls.append(("d", beta)) or {})
+    trainer.progress.done = 1  # the second round: G steps 7..12
+    method.round()
+    b = method.beta
+    assert calls == [("g", 7), ("g", 8), ("d", b(8)), ("d", b(8)), ("g", 9), ("g", 10), ("d", b(10)), ("d", b(10)),
+                     ("g", 11), ("g", 12), ("d", b(12)), ("d", b(12))]
+
+
+def test_presets_carry_relgans_sizes_and_a_run_reads_its_own_back(tmp_path):
+    small = preset("small").override(["train.method='relgan'"])
+    assert (small.method.head_size, small.method.num_rep, small.method.iterations) == (64, 16, 5)
+    assert preset("paper").override(["train.method='relgan'"]).method.head_size == 256
+    # Another method's section does not change a run: configs that differ only there are equal and a finished run
+    # of another method is recognised as finished.
+    assert preset("tiny") == preset("tiny").override(["train.method='relgan'"]).override(["train.method='seqgan'"])
+    assert preset("tiny") != preset("tiny").override(["train.method='relgan'"])
+    from seqgan.config import load_config
+    from seqgan.reproduce import run_once
+
+    cfg = _cfg("train.pretrain_epochs=1", "train.adversarial_rounds=1")
+    run_once(cfg, tmp_path / "run")
+    assert load_config(tmp_path / "run" / "config.toml") == cfg
+    stamp = (tmp_path / "run" / "metrics.jsonl").stat().st_mtime_ns
+    run_once(cfg, tmp_path / "run")
+    assert (tmp_path / "run" / "metrics.jsonl").stat().st_mtime_ns == stamp
+
+
+def test_relgan_rows_start_from_one_relgan_pretraining_and_match_their_own_runs(tmp_path):
+    from seqgan.reproduce import table1
+
+    cfg = preset("tiny").override(["train.pretrain_epochs=2", "train.adversarial_rounds=2"])
+    table1(cfg, seeds=1, out_dir=tmp_path / "t1", methods=("relgan_100", "relgan_1000"))
+    seed = tmp_path / "t1" / "seed0"
+    assert {p.name for p in seed.iterdir()} == {"pretrain-relgan", "relgan_100", "relgan_1000"}
+    assert not (seed / "pretrain").exists(), "no LSTM pretraining is needed for RelGAN rows"
+    direct = cfg.override(["train.method='relgan'", "relgan.beta_max=100.0"])
+    train(direct, tmp_path / "direct")
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "time_s"} for r in rows]  # noqa: E731
+    assert strip(run_metrics(seed / "relgan_100")) == strip(run_metrics(tmp_path / "direct"))
+    betas = [r["relgan/beta"] for r in run_metrics(seed / "relgan_1000") if r["phase"] == "adversarial"]
+    assert betas[-1] == 1000.0
+
+
+def test_relgan_refuses_a_pretraining_of_another_generator(tmp_path):
+    from seqgan.errors import CheckpointError
+
+    lstm = preset("tiny").override(["train.pretrain_epochs=1", "train.adversarial_rounds=0"])
+    train(lstm, tmp_path / "lstm")
+    with pytest.raises(CheckpointError, match="'seqgan' run's; RelGAN starts only from its own pretraining"):
+        train(_cfg("train.pretrain_epochs=1"), tmp_path / "a", init_from=tmp_path / "lstm" / "checkpoints" / "latest.pt")
+    train(_cfg("train.pretrain_epochs=1", "train.adversarial_rounds=0"), tmp_path / "rmc")
+    with pytest.raises(CheckpointError, match="relgan.head_size"):
+        train(_cfg("train.pretrain_epochs=1", "relgan.head_size=4"), tmp_path / "b",
+              init_from=tmp_path / "rmc" / "checkpoints" / "latest.pt")

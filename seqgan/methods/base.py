@@ -53,6 +53,10 @@ class Method:
     """Whether its MLE pretraining is every LSTM method's (so `reproduce` can pretrain G_θ once per seed for all)."""
     samples_with_discriminator: ClassVar[bool] = False
     """Whether G_θ needs D_φ to write (LeakGAN's leaked features): then D_φ is saved beside G_θ for `seqgan sample`."""
+    own_pretraining_keys: ClassVar[tuple[str, ...] | None] = None
+    """For a method with its own G_θ (shares_pretraining False) whose MLE pretraining depends on nothing else of its
+    section: the keys of its section that shape G_θ. Runs of it that differ elsewhere (RelGAN's β_max) can then start
+    from one pretraining run of it; None: its pretraining is part of each run (LeakGAN's trains D_φ alongside)."""
 
     def __init__(self, trainer: SeqGANTrainer):
         self.trainer = trainer

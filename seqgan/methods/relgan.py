@@ -12,8 +12,10 @@ Three changes to a text GAN, each a setting here so they can be told apart:
   representation with one CNN, and outputs one logit per representation; the losses average over all of them.
   Its loss is the relativistic standard GAN's by default (`relgan.loss`).
 
-Per round: train.g_steps updates of G_θ, then train.d_steps updates of the critic, each on a fresh batch of real
-sequences and fresh samples of G_θ (the official code: gsteps 1, dsteps 5; train.d_epochs is not used). Adam
+A round is `relgan.iterations` iterations, each train.g_steps updates of G_θ and then `relgan.critic_steps`
+updates of the critic, each on a fresh batch of real sequences and fresh samples of G_θ (the official code: gsteps
+1, dsteps 5, nadv_steps 5000 iterations = the paper preset's 200 rounds × 25; train.d_steps and d_epochs are not
+used). Adam
 (β1 0.9, β2 0.999) at 1e-4 for both, gradients clipped at global norm 5 (oracle_train.py, get_train_ops).
 
 Temperature: the official code (utils/ops.py has the Gumbel noise; oracle_train.py, get_fixed_temperature) and
@@ -23,7 +25,7 @@ adversarial steps, so β never reaches β_max there: with 'exp' and β_max = 100
 last one; set it to 5000 to follow the official runs. The formulas are theirs, indexed so that every schedule is
 exactly 1 at n = 0 and β_max at n = N (theirs reach it at N − 1, and 'exp' never within the run); their sigmoid,
 which misses both ends by (β_max − 1)·σ(−10), is rescaled to hit them. G step n = 1, 2, … of the run trains at
-β(n), and the critic steps of a round at the β of its last G step (the official code updates β after each
+β(n), and the critic steps of an iteration at the β of its last G step (the official code updates β after each
 iteration, so its iteration i trains at β(i − 1)).
 
 WGAN-GP: the official get_losses reads config['reg_param'], which its run.py never defines; λ = 10 here is
@@ -104,6 +106,11 @@ class RelGANConfig:
     """Feature maps per width (same length as filter_sizes)."""
     dropout: float = 0.25
     """Dropout before the critic's output layers (keep probability 0.75 in the official code)."""
+    iterations: int = 25
+    """Adversarial iterations per round (train.adversarial_rounds rounds, one evaluation each): each iteration is
+    train.g_steps G updates, then critic_steps critic updates. The official run is 5000 iterations (200 × 25)."""
+    critic_steps: int = 5
+    """Critic updates per iteration (the official dsteps)."""
 
     def __post_init__(self) -> None:
         check(self.generator in GENERATORS, f"relgan.generator must be 'rmc' or 'lstm', got {self.generator!r}")
@@ -111,7 +118,8 @@ class RelGANConfig:
         check(self.schedule in SCHEDULES, f"relgan.schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         positive("relgan", emb_dim=self.emb_dim, mem_slots=self.mem_slots, num_heads=self.num_heads,
                  head_size=self.head_size, g_lr=self.g_lr, d_lr=self.d_lr, grad_clip=self.grad_clip,
-                 d_emb_dim=self.d_emb_dim, num_rep=self.num_rep)
+                 d_emb_dim=self.d_emb_dim, num_rep=self.num_rep, iterations=self.iterations,
+                 critic_steps=self.critic_steps)
         non_negative("relgan", gp_weight=self.gp_weight, anneal_steps=self.anneal_steps)
         check(self.beta_max >= 1 and math.isfinite(self.beta_max),
               f"relgan.beta_max must be a finite number >= 1 (β grows from 1 to it), got {self.beta_max}")
@@ -383,6 +391,7 @@ class RelGAN(Method):
     config = RelGANConfig
     trains_discriminator = True  # its own critic; SeqGAN's D_φ is left untouched
     shares_pretraining = False  # its G is the relational memory (its own draws)
+    own_pretraining_keys = ("generator", "emb_dim", "mem_slots", "num_heads", "head_size")
 
     @classmethod
     def build_generator(cls, cfg, vocab_size, seq_len, start_token, eos_token, pad_token):  # type: ignore[no-untyped-def]
@@ -423,7 +432,11 @@ class RelGAN(Method):
     # ---- β -------------------------------------------------------------------------------------------
     def anneal_steps(self) -> int:
         """N: relgan.anneal_steps, or the run's number of G steps."""
-        return self.settings.anneal_steps or self.rounds() * self.cfg.train.g_steps
+        return self.settings.anneal_steps or self.rounds() * self.steps_per_round()
+
+    def steps_per_round(self) -> int:
+        """G steps of one round: relgan.iterations × train.g_steps."""
+        return self.settings.iterations * self.cfg.train.g_steps
 
     def beta(self, step: int) -> float:
         """β of the step-th G step of the run (1-based): the schedule after `step` steps, β_max at step N."""
@@ -431,7 +444,7 @@ class RelGAN(Method):
         return inverse_temperature(step, self.anneal_steps(), s.beta_max, s.schedule)
 
     def _first_step(self) -> int:
-        return self.trainer.progress.done * self.cfg.train.g_steps + 1
+        return self.trainer.progress.done * self.steps_per_round() + 1
 
     # ---- the steps -----------------------------------------------------------------------------------------
     def real_batch(self, size: int) -> torch.Tensor:
@@ -468,19 +481,23 @@ class RelGAN(Method):
 
     def discriminator_step(self, epochs: int) -> dict[str, float]:
         """`epochs` critic updates at the β of the current round's last G step."""
-        beta = self.beta(self._first_step() + self.cfg.train.g_steps - 1)
+        beta = self.beta(self._first_step() + self.steps_per_round() - 1)
         metrics: dict[str, float] = {}
         for _ in range(epochs):
             metrics = self.critic_step(beta)
         return metrics
 
     def round(self) -> dict[str, float]:
-        t = self.cfg.train
-        first = self._first_step()
+        """relgan.iterations × (train.g_steps G updates, then relgan.critic_steps critic updates at the last one's β)."""
+        s = self.settings
+        step = self._first_step()
         metrics: dict[str, float] = {}
-        for i in range(t.g_steps):
-            metrics.update(self.g_step(first + i))
-        metrics.update(self.discriminator_step(t.d_steps))
+        for _ in range(s.iterations):
+            for _ in range(self.cfg.train.g_steps):
+                metrics.update(self.g_step(step))
+                step += 1
+            for _ in range(s.critic_steps):
+                metrics.update(self.critic_step(self.beta(step - 1)))
         return metrics
 
     def state_dict(self) -> dict[str, Any]:
