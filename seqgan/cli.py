@@ -127,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--config", type=Path, help="TOML config file")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
     p.add_argument("--methods", metavar="ROWS", help="comma-separated rows to train; table1: default all ("
-                   "random, mle, ss, pg_bleu, seqgan, seqgan_rescale, maligan, dpgan, rankgan, leakgan); a corpus: "
-                   "methods, default mle,seqgan")
+                   "random, mle, ss, pg_bleu, seqgan, seqgan_rescale, maligan, dpgan, rankgan, leakgan, relgan_100, "
+                   "relgan_1000); a corpus: methods or those rows, default mle,seqgan")
     p.add_argument("--out", type=Path, required=True, help="output folder (reused: finished runs are not redone)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -285,12 +285,13 @@ def _table1_rows(spec: str | None) -> tuple[str, ...]:
 def _real_methods(spec: str | None) -> tuple[str, ...]:
     from seqgan.errors import ConfigError
     from seqgan.methods import METHODS
-    from seqgan.reproduce import REAL_METHODS
+    from seqgan.reproduce import REAL_METHODS, TABLE1_ROWS
 
     if not spec:
         return REAL_METHODS
     names = tuple(r.strip() for r in spec.split(",") if r.strip())
-    allowed = [m for m in METHODS if m != "random"]
+    allowed = [m for m in (*METHODS, *TABLE1_ROWS) if m != "random"]
+    allowed = list(dict.fromkeys(allowed))
     unknown = [m for m in names if m not in allowed]
     if unknown or not names:
         raise ConfigError(f"--methods: unknown method(s) {', '.join(unknown) or '(none given)'}; "

@@ -53,6 +53,23 @@ def starts_from_shared_pretraining(method: str) -> bool:
     return cls.pretrains_generator and cls.shares_pretraining
 
 
+def pretraining_for(method: str, settings: list[str], base: Config, seed_dir: Path, callbacks: Callbacks | None = None
+                    ) -> Path | None:
+    """The checkpoint a row starts from, trained first if it is not there: the seed's shared MLE pretraining
+    (`pretrain`), its method's own that rows differing elsewhere share (`pretrain-relgan`), or none."""
+    if starts_from_shared_pretraining(method):
+        shared = seed_dir / "pretrain"
+        run_once(base.override(["train.method='mle'", "train.adversarial_rounds=0"]), shared, callbacks)
+        return shared / "checkpoints" / "latest.pt"
+    keys = METHODS[method].own_pretraining_keys
+    if keys is None:  # pretrained inside its own run
+        return None
+    shaping = [s for s in settings if s.split("=")[0].strip() in {f"{method}.{k}" for k in keys}]
+    own = seed_dir / "-".join(["pretrain", method, *shaping]).replace("'", "")
+    run_once(base.override([f"train.method={method!r}", *shaping, "train.adversarial_rounds=0"]), own, callbacks)
+    return own / "checkpoints" / "latest.pt"
+
+
 def run_once(cfg: Config, run_dir: Path, callbacks: Callbacks | None = None, init_from: Path | None = None
              ) -> dict[str, Any]:
     """Train into run_dir unless it already finished with this config; returns summary + records."""
@@ -74,18 +91,9 @@ def table1(cfg: Config, seeds: int, out_dir: str | Path, methods: tuple[str, ...
     runs: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
     for seed in range(seeds):
         base = cfg.override([f"seed={seed}"])
-        pretrain_dir = out / f"seed{seed}" / "pretrain"
-        if any(starts_from_shared_pretraining(TABLE1_ROWS[m][0]) for m in methods):
-            run_once(base.override(["train.method='mle'", "train.adversarial_rounds=0"]), pretrain_dir, callbacks)
         for row in methods:
             method, settings = TABLE1_ROWS[row]
-            init = pretrain_dir / "checkpoints" / "latest.pt" if starts_from_shared_pretraining(method) else None
-            if (keys := METHODS[method].own_pretraining_keys) is not None:  # rows of it share its own pretraining
-                shaping = [s for s in settings if s.split("=")[0].strip() in {f"{method}.{k}" for k in keys}]
-                own = out / f"seed{seed}" / "-".join(["pretrain", method, *shaping]).replace("'", "")
-                run_once(base.override([f"train.method={method!r}", *shaping, "train.adversarial_rounds=0"]), own,
-                         callbacks)
-                init = own / "checkpoints" / "latest.pt"
+            init = pretraining_for(method, settings, base, out / f"seed{seed}", callbacks)
             runs[row].append(run_once(base.override([f"train.method={method!r}", *settings]), out / f"seed{seed}" / row,
                                       callbacks, init))
     # The paper's figures are for its own oracle (vocabulary 5000, length 20); beside another oracle they mislead.
@@ -102,7 +110,7 @@ def table1(cfg: Config, seeds: int, out_dir: str | Path, methods: tuple[str, ...
         (out / "temperature_sweep.json").write_text(json.dumps(curves[0], indent=2) + "\n", encoding="utf-8")
         plot_temperature_sweep(curves[0], out / "temperature_sweep.png")
         if with_frontier and "mle" in methods:
-            result["frontier"] = mle_frontier(cfg, out, curves, callbacks)
+            mle_frontier(cfg, out, curves, callbacks)
     return result
 
 
@@ -336,12 +344,14 @@ PUBLISHED = {
     "poems": {"source": "SeqGAN paper, Table 3 (BLEU-2)", "mle": {"bleu2": 0.6670}, "seqgan": {"bleu2": 0.7389}},
     "nottingham": {"source": "SeqGAN paper, Table 5 (BLEU-4, MSE)", "mle": {"bleu4": 0.9210, "pitch_mse": 22.38},
                    "seqgan": {"bleu4": 0.9406, "pitch_mse": 20.62}},
-    "coco": {"source": "Texygen (Zhu et al. 2018), COCO table",
+    "coco": {"source": "Texygen (Zhu et al. 2018), COCO table; RelGAN (β_max 100): the RelGAN paper, Table 2",
              "mle": {"bleu2": 0.731, "bleu3": 0.497, "bleu4": 0.305, "bleu5": 0.189},
              "seqgan": {"bleu2": 0.745, "bleu3": 0.498, "bleu4": 0.294, "bleu5": 0.180, "self_bleu2": 0.950,
                         "self_bleu3": 0.840, "self_bleu4": 0.670, "self_bleu5": 0.489},
              "rankgan": {"bleu2": 0.743, "bleu3": 0.467, "bleu4": 0.264, "bleu5": 0.156},
-             "leakgan": {"bleu2": 0.746, "bleu3": 0.528, "bleu4": 0.355, "bleu5": 0.230}},
+             "leakgan": {"bleu2": 0.746, "bleu3": 0.528, "bleu4": 0.355, "bleu5": 0.230},
+             # the RelGAN paper's COCO table (Nie et al. 2019, Table 2), its RelGAN(100)
+             "relgan_100": {"bleu2": 0.849, "bleu3": 0.687, "bleu4": 0.502, "bleu5": 0.331}},
     "emnlp": {"source": "none compared (our EMNLP files are two 10k sets, not the benchmark's 270k training file)"},
     "speeches": {"source": "SeqGAN paper, Table 4 (Obama speeches; BLEU-3, BLEU-4), on its own corpus of 11,092 paragraphs; "
                            "ours is far smaller (7 addresses: 644 paragraphs, 47,649 words), so compare the direction, "
@@ -371,16 +381,16 @@ def real_experiment(name: str, cfg: Config, seeds: int, out_dir: str | Path, cal
     runs: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
     for seed in range(seeds):
         base = cfg.override([f"seed={seed}"])
-        pretrain_dir = out / f"seed{seed}" / "pretrain"
-        run_once(base.override(["train.method='mle'", "train.adversarial_rounds=0"]), pretrain_dir, callbacks)
-        for method in methods:
-            run_dir = out / f"seed{seed}" / method
-            init = pretrain_dir / "checkpoints" / "latest.pt" if starts_from_shared_pretraining(method) else None
-            runs[method].append(run_once(base.override([f"train.method={method!r}"]), run_dir, callbacks, init))
+        for row in methods:  # a method's name, or a row of Table 1 (relgan_100: RelGAN at β_max 100)
+            method, settings = TABLE1_ROWS.get(row, (row, []))
+            run_dir = out / f"seed{seed}" / row
+            init = pretraining_for(method, settings, base, out / f"seed{seed}", callbacks)
+            runs[row].append(run_once(base.override([f"train.method={method!r}", *settings]), run_dir, callbacks,
+                                      init))
             if seed == 0:
                 for sample in (run_dir / "samples").glob("*"):
                     if sample.suffix in (".txt", ".mid") and not sample.name.endswith(".ids.txt"):
-                        shutil.copy(sample, out / f"{method}_{sample.name}")
+                        shutil.copy(sample, out / f"{row}_{sample.name}")
     columns = REAL_COLUMNS[name]
     result: dict[str, Any] = {"dataset": name, "seeds": seeds, "published": PUBLISHED[name], "methods": {}}
     for method, method_runs in runs.items():

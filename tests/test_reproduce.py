@@ -60,7 +60,8 @@ def test_table_reports_hand_computed_mean_std_and_p():
 def test_cli_reproduce_table1(tmp_path, capsys):
     assert main(["-q", "reproduce", "table1", "--preset", "tiny", "--seeds", "1", "--out", str(tmp_path / "r")]) == 0
     out = capsys.readouterr().out
-    for label in ("SeqGAN", "Scheduled Sampling", "Random", "MaliGAN", "DPGAN", "SeqGAN + rescaled reward"):
+    for label in ("SeqGAN", "Scheduled Sampling", "Random", "MaliGAN", "DPGAN", "SeqGAN + rescaled reward",
+                  "RelGAN (β_max 100)", "RelGAN (β_max 1000)"):
         assert f"| {label} |" in out
     assert "| MaliGAN | " in out and "| — |" in out
     assert "10.310" not in out and "not this one" in out  # the tiny oracle is not the paper's: no paper column
@@ -69,6 +70,12 @@ def test_cli_reproduce_table1(tmp_path, capsys):
     assert main(["reproduce", "table1", "--preset", "tiny", "--methods", "seqgan,gan", "--out", str(tmp_path / "x")]) == 2
     assert "unknown row(s) gan" in capsys.readouterr().err
     assert main(["reproduce", "table1", "--preset", "tiny", "--seeds", "0", "--out", str(tmp_path / "r")]) == 2
+    capsys.readouterr()
+    # a corpus takes methods and the rows that set one (RelGAN at β_max 100), not unknown names
+    assert main(["reproduce", "coco", "--preset", "tiny", "--methods", "relgan_5", "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown method(s) relgan_5" in err and "relgan_100" in err
+    assert (tmp_path / "r" / "frontier.md").is_file() and (tmp_path / "r" / "seed0" / "pretrain-relgan").is_dir()
 
 
 def test_temperature_sweep_trades_quality_for_coverage(tiny_cfg, tmp_path):
