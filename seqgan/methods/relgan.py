@@ -278,7 +278,9 @@ class RelGANCritic(nn.Module):
         if emb_BxTxE.shape[1] < self.min_width:
             emb_BxTxE = F.pad(emb_BxTxE, (0, 0, 0, self.min_width - emb_BxTxE.shape[1]))
         emb_Bx1xTxE = emb_BxTxE.unsqueeze(1)
-        pooled = [torch.relu(conv(emb_Bx1xTxE)).amax(dim=2) for conv in self.convs]  # (B, F_w, num_rep) each
+        # max, not amax: its backward scatters to the one argmax per map instead of comparing every window with
+        # the max (the same gradient: ties between windows are zeros that the ReLU already cuts)
+        pooled = [torch.relu(conv(emb_Bx1xTxE)).max(dim=2).values for conv in self.convs]  # (B, F_w, num_rep) each
         return torch.cat(pooled, dim=1).transpose(1, 2)
 
     def forward(self, x_BxTxV: torch.Tensor) -> torch.Tensor:
