@@ -59,3 +59,18 @@ def test_rankgan_and_leakgan_train_under_two_gloo_processes(tmp_path, method):
     records = _records(tmp_path / "ddp")
     assert [r["phase"] for r in records].count("adversarial") == 2
     assert all(0 < r["nll_oracle"] < 10 for r in records)
+
+
+def test_keep_best_runs_under_two_gloo_processes(tmp_path):
+    """Rank 0 alone evaluates NLL_valid, then broadcasts the best G_θ to every rank at the end of pretraining (a
+    collective every rank must join: a rank that skipped it would hang the run)."""
+    args = ["-q", "train", "--preset", "tiny", "--set", "runtime.device='cpu'", "--set", "train.keep_best=true",
+            "--set", "train.eval_every=1", "--set", "generator.lr=0.05", "--set", "train.adversarial_rounds=1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "SEQGAN_BACKEND": "gloo"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           "-m", "seqgan", *args, "--out", str(tmp_path / "ddp")], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = _records(tmp_path / "ddp")
+    valid = [r["nll_valid"] for r in records if r["phase"] == "mle"]
+    assert len(valid) == 4 and "keeps epoch" in (tmp_path / "ddp" / "train.log").read_text()
