@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
     p.add_argument("--methods", metavar="ROWS", help="comma-separated rows to train; table1: default all ("
                    "random, mle, ss, pg_bleu, seqgan, seqgan_rescale, maligan, dpgan, rankgan, leakgan, relgan_100, "
-                   "relgan_1000); a corpus: methods or those rows, default mle,seqgan")
+                   "relgan_1000, pg_constant); a corpus: methods or those rows, default mle,seqgan")
     p.add_argument("--out", type=Path, required=True, help="output folder (reused: finished runs are not redone)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

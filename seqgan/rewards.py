@@ -15,10 +15,9 @@ from collections.abc import Callable
 
 import torch
 
-from seqgan.data import trim, valid_mask
+from seqgan.data import valid_mask
 from seqgan.discriminator import DiscriminatorReward
 from seqgan.generator import LSTMPolicy
-from seqgan.metrics import BleuScorer
 
 # ---- rewards of complete sequences -------------------------------------------------------------------
 
@@ -43,19 +42,6 @@ class OddsReward:
                     prefix_R: torch.Tensor) -> torch.Tensor:
         """The same rewards for rollouts, sharing D's convolution windows inside each prefix."""
         return odds(self.prob_real.of_rollouts(sequences_BxT, rollouts_RxT, seq_R, prefix_R))
-
-
-class BleuReward:
-    """PG-BLEU's reward: sentence BLEU-n of each sequence (up to its end token) against the real data."""
-
-    def __init__(self, references_NxT: torch.Tensor, n: int, eos: int | None):
-        self.eos = eos
-        self.n = n
-        self.scorer = BleuScorer([trim(s, eos) for s in references_NxT.tolist()], max_n=n)
-
-    def __call__(self, tokens_NxT: torch.Tensor) -> torch.Tensor:
-        scores = [self.scorer.sentence_bleu(trim(s, self.eos), self.n) for s in tokens_NxT.tolist()]
-        return torch.tensor(scores, dtype=torch.float64, device=tokens_NxT.device)
 
 
 class LanguageModelReward:
@@ -142,5 +128,5 @@ def advantage_fn(name: str, rescale_delta: float = 16.0) -> Callable[[torch.Tens
     raise ValueError(f"unknown advantage {name!r}; use one of {', '.join(ADVANTAGES)}")
 
 
-__all__ = ["DiscriminatorReward", "OddsReward", "BleuReward", "LanguageModelReward", "odds", "identity", "mean_baseline",
+__all__ = ["DiscriminatorReward", "OddsReward", "LanguageModelReward", "odds", "identity", "mean_baseline",
            "normalize", "rescale", "descending_ranks", "importance_weights", "ADVANTAGES", "advantage_fn"]

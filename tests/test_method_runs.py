@@ -16,7 +16,7 @@ from seqgan.run import train
 from seqgan.train import load_checkpoint
 from tests.runs import Crash, cli_sample_ids, run_metrics
 
-ALL_METHODS = ("seqgan", "mle", "ss", "pg_bleu", "random", "maligan", "dpgan", "rankgan", "leakgan", "relgan")
+ALL_METHODS = ("seqgan", "mle", "ss", "pg_bleu", "random", "maligan", "dpgan", "rankgan", "leakgan", "relgan", "pg_constant")
 METHOD_SECTIONS = tuple(name for name, cls in METHODS.items() if cls.config is not None)
 
 

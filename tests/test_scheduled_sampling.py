@@ -50,3 +50,29 @@ def test_no_teacher_forcing_feeds_own_samples():
         inputs = sample_from_logits(logits, draws[:, t, 1])
     assert torch.allclose(got, torch.stack(nll, 1).mean(), atol=1e-10)
     assert not torch.allclose(got, g.nll(y))
+
+
+def test_mixed_teacher_forcing_flips_one_coin_per_token():
+    # Bengio et al. 2015: for every token, the true previous token with probability ε, else the model's own sample
+    # from its distribution at that step (not the argmax); the loss is the NLL of the true token at every position.
+    g = Generator(30, emb_dim=8, hidden_dim=8, seq_len=6, init_std=0.5).double()
+    y = g.sample(16)
+    draws = torch.rand(16, 6, 2, dtype=torch.float64)
+    eps = 0.5
+    got = scheduled_sampling_nll(g, y, eps, draws)
+    table = g.input_table()
+    h, c = g.zero_state(16)
+    inputs = torch.zeros(16, dtype=torch.long)
+    nll, mixed = [], []
+    for t in range(6):
+        h, c = g.step(table, inputs, h, c)
+        logits = g.output(h)
+        nll.append(torch.nn.functional.cross_entropy(logits, y[:, t], reduction="none"))
+        own = sample_from_logits(logits, draws[:, t, 1])
+        use_true = draws[:, t, 0] < eps
+        mixed.append(use_true)
+        inputs = torch.where(use_true, y[:, t], own)
+    assert torch.allclose(got, torch.stack(nll, 1).mean(), atol=1e-10)
+    coins = torch.stack(mixed[:-1], 1)
+    assert coins.any() and not coins.all()
+    assert (coins.any(1) & ~coins.all(1)).any()  # some sequence mixes true and own tokens: a coin per token

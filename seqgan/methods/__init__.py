@@ -13,7 +13,7 @@ from seqgan.errors import ConfigError
 from seqgan.methods.base import Method, PolicyGradientMethod
 
 # The paper's methods first (Table 1's order of discussion), then the follow-ups.
-_MODULES = ("seqgan", "mle", "ss", "pg_bleu", "random", "maligan", "dpgan", "rankgan", "leakgan", "relgan")
+_MODULES = ("seqgan", "mle", "ss", "pg_bleu", "random", "maligan", "dpgan", "rankgan", "leakgan", "relgan", "pg_constant")
 
 
 def _load() -> dict[str, type[Method]]:
