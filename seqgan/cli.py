@@ -116,8 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reproduce", help="regenerate the paper's synthetic results (table1, ablation)",
                        description="table1: every method from one shared MLE-pretrained generator per seed; writes "
-                       "table1.md (NLL_oracle mean ± std, NLL_test, the paper's figures, Welch p-values), figure2.png "
-                       "and the temperature sweep. ablation: the four g-steps/d-steps/k strategies of Figure 3 "
+                       "table1.md (NLL_oracle mean ± std, NLL_test, the paper's figures, Welch p-values), figure2.png, "
+                       "every row's temperature sweep and where it lies against MLE's frontier (frontier.md: MLE's "
+                       "checkpoints × temperatures). ablation: the four g-steps/d-steps/k strategies of Figure 3 "
                        "(first seed).")
     p.add_argument("experiment", choices=["table1", "ablation", *REAL_EXPERIMENTS],
                    help="table1 / ablation (synthetic oracle), or MLE vs SeqGAN on a bundled corpus: "
