@@ -291,8 +291,7 @@ def _real_methods(spec: str | None) -> tuple[str, ...]:
     if not spec:
         return REAL_METHODS
     names = tuple(r.strip() for r in spec.split(",") if r.strip())
-    allowed = [m for m in (*METHODS, *TABLE1_ROWS) if m != "random"]
-    allowed = list(dict.fromkeys(allowed))
+    allowed = [m for m in dict.fromkeys((*METHODS, *TABLE1_ROWS)) if m != "random"]
     unknown = [m for m in names if m not in allowed]
     if unknown or not names:
         raise ConfigError(f"--methods: unknown method(s) {', '.join(unknown) or '(none given)'}; "

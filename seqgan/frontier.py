@@ -76,6 +76,7 @@ def summarize(per_seed: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         for key in ("gap_at_1", "best_gap"):
             values = [s["gaps"][method][key] for s in per_seed if s["gaps"][method][key] is not None]
             mean, std = mean_std(values) if values else (None, None)
+            std = std if len(values) > 1 else None  # the sample std of one seed is undefined
             row[key] = {"per_seed": [s["gaps"][method][key] for s in per_seed], "mean": mean, "std": std,
                         "below": sum(v < 0 for v in values), "seeds": len(values), "p": one_sample_p(values)}
         out[method] = row
@@ -91,7 +92,8 @@ def format_frontier(summary: dict[str, dict[str, Any]], names: dict[str, str]) -
         if d["mean"] is None:
             return ["outside MLE's range", "–", "–"]
         p = "–" if d["p"] is None else f"{d['p']:.3f}"
-        return [f"{d['mean']:+.3f} ± {d['std']:.3f}", f"{d['below']}/{d['seeds']}", p]
+        spread = "" if d["std"] is None else f" ± {d['std']:.3f}"
+        return [f"{d['mean']:+.3f}{spread}", f"{d['below']}/{d['seeds']}", p]
 
     for method, row in summary.items():
         lines.append("| " + " | ".join([names.get(method, method), *cells(row["gap_at_1"]), *cells(row["best_gap"])])

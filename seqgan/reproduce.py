@@ -130,12 +130,23 @@ def sweep_points(generator: Any, oracle: Any, held_out: Any, num_samples: int, s
              "nll_test": generator.nll_of(held_out, temperature=t)} for t in temperatures]
 
 
+def _oracle_and_held_out(cfg: Config) -> tuple[Any, Any]:
+    """The oracle and its held-out draw behind NLL_test, as every run of `cfg` scores them."""
+    from seqgan.oracle import oracle_data
+    from seqgan.train import build_oracle, heldout_seed
+
+    oracle = build_oracle(cfg)
+    return oracle, oracle_data(oracle, cfg.oracle.num_test or cfg.oracle.num_eval, heldout_seed(cfg))
+
+
 def _cached(path: Path, key: dict[str, Any], compute: Callable[..., Any], *args: Any) -> Any:
     """compute(*args), kept in `path` beside the key it was computed for (a retrained run changes the key)."""
-    if path.is_file():
+    try:
         saved = json.loads(path.read_text())
-        if saved.get("key") == key:
-            return saved["value"]
+    except (FileNotFoundError, json.JSONDecodeError):  # not there yet, or cut short by a killed process
+        saved = {}
+    if saved.get("key") == key:
+        return saved["value"]
     value = compute(*args)
     path.write_text(json.dumps({"key": key, "value": value}, indent=1) + "\n", encoding="utf-8")
     return value
@@ -150,11 +161,7 @@ def temperature_sweep(cfg: Config, run_dirs: dict[str, Path], temperatures: tupl
                       ) -> dict[str, list[dict[str, float]]]:
     """Quality against diversity (Caccia et al. 2018): for each trained generator and temperature τ,
     NLL_oracle of samples drawn at τ and NLL_test of held-out data under the same tempered distribution."""
-    from seqgan.oracle import oracle_data
-    from seqgan.train import build_oracle, heldout_seed
-
-    oracle = build_oracle(cfg)
-    held_out = oracle_data(oracle, cfg.oracle.num_test or cfg.oracle.num_eval, heldout_seed(cfg))
+    oracle, held_out = _oracle_and_held_out(cfg)
     sweep: dict[str, list[dict[str, float]]] = {}
     for method, run_dir in run_dirs.items():
         latest = run_dir / "checkpoints" / "latest.pt"
@@ -188,13 +195,9 @@ def mle_frontier(cfg: Config, out: Path, curves: list[dict[str, list[dict[str, f
                  callbacks: Callbacks | None = None) -> dict[str, Any]:
     """MLE's frontier per seed — a run of the MLE row's schedule that keeps G_θ at every evaluation, each kept G_θ at
     every temperature — and every method's curve against it; writes frontier.md, frontier.json and frontier.png."""
-
-    from seqgan.oracle import oracle_data
     from seqgan.run import load_generator
-    from seqgan.train import build_oracle, heldout_seed
 
-    oracle = build_oracle(cfg)
-    held_out = oracle_data(oracle, cfg.oracle.num_test or cfg.oracle.num_eval, heldout_seed(cfg))
+    oracle, held_out = _oracle_and_held_out(cfg)
     per_seed = []
     for seed, seed_curves in enumerate(curves):
         base = cfg.override([f"seed={seed}"])

@@ -8,7 +8,7 @@ import torch
 
 from seqgan.cli import main
 from seqgan.config import preset
-from seqgan.frontier import curve_gaps, envelope, envelope_at, gap, one_sample_p, summarize
+from seqgan.frontier import curve_gaps, envelope, envelope_at, format_frontier, gap, one_sample_p, summarize
 from seqgan.reproduce import table1
 from seqgan.run import train
 from seqgan.stats import student_t_two_sided_p
@@ -54,6 +54,8 @@ def test_the_summary_over_seeds_is_mean_std_and_a_one_sample_t_test():
     t = -0.2 / (0.1 / math.sqrt(3))
     assert row["p"] == pytest.approx(student_t_two_sided_p(t, 2)) and row["below"] == 3 and row["seeds"] == 3
     assert one_sample_p([1.0]) is None and one_sample_p([1.0, 1.0]) is None
+    one = summarize(per_seed[:1])["seqgan"]["gap_at_1"]
+    assert one["std"] is None and "nan" not in format_frontier(summarize(per_seed[:1]), {})
 
 
 # ---- the kept checkpoints, and early stopping ----------------------------------------------------------------

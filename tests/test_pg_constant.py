@@ -41,13 +41,11 @@ def test_a_positive_constant_reward_sharpens_the_generator():
     trainer = _trainer("train.pretrain_epochs=0", "generator.pg_lr=0.05")
     g = trainer.generator
     torch.manual_seed(1)
-    probe = g.sample(512)
     entropy_before = g.nll_of(g.sample(2048))
     for _ in range(30):
         trainer.method.g_step()
     entropy_after = g.nll_of(g.sample(2048))
     assert entropy_after < entropy_before - 0.05, (entropy_before, entropy_after)
-    assert g.nll_of(probe) > 0  # still a distribution over the probe
 
 
 def test_its_setting_is_checked_and_it_is_a_row_of_table1():

@@ -16,7 +16,6 @@ import torch
 
 from seqgan.config import check
 from seqgan.methods.base import PolicyGradientMethod
-from seqgan.rollout import RewardFn
 
 
 @dataclass
@@ -24,21 +23,11 @@ class PGConstantConfig:
     """The constant reward."""
 
     reward: float = 0.5
-    """The reward of every sequence (and every rollout): SeqGAN's D_φ starts near 0.5."""
+    """Q at every step of every sequence: SeqGAN's D_φ starts near 0.5."""
 
     def __post_init__(self) -> None:
         check(math.isfinite(self.reward) and self.reward > 0,
               f"pg_constant.reward must be a positive finite number, got {self.reward}")
-
-
-class ConstantReward:
-    """The same reward for every sequence."""
-
-    def __init__(self, value: float):
-        self.value = value
-
-    def __call__(self, tokens_NxT: torch.Tensor) -> torch.Tensor:
-        return torch.full((tokens_NxT.shape[0],), self.value, dtype=torch.float64, device=tokens_NxT.device)
 
 
 class PGConstant(PolicyGradientMethod):
@@ -49,9 +38,6 @@ class PGConstant(PolicyGradientMethod):
     title = "PG with a constant reward: a control for what a policy gradient does without a signal"
     config = PGConstantConfig
     record_phase = "baseline"
-
-    def reward(self) -> RewardFn:
-        return ConstantReward(self.settings.reward)
 
     def uses_rollouts(self) -> bool:
         return False  # the Monte Carlo mean of a constant is that constant: no rollouts, no G_β
