@@ -238,6 +238,9 @@ class TrainConfig:
         _check(self.method in names, f"train.method must be one of {', '.join(names)}, got {self.method!r}")
 
 
+PRECISIONS = ("fp32", "bf16", "auto")
+
+
 @dataclass
 class RuntimeConfig:
     """Where and how the work runs."""
@@ -258,7 +261,15 @@ class RuntimeConfig:
     about 1e-3 relative precision. Off by default for exact float32; no effect on CPU. Not yet measured here (no GPU
     was available to the sessions that built this)."""
 
+    precision: str = "fp32"
+    """'fp32', 'bf16' or 'auto'. 'bf16': D_φ's convolutions and highway (training, and scoring the rewards) run as
+    bfloat16 GEMMs (Intel AMX or AVX512-BF16 on CPU, tensor cores on CUDA) with float32 master weights, optimizer
+    states, features, logits, losses and rewards. 'auto': bf16 where the hardware has it, else fp32. Applies to the
+    CNN D_φ of SeqGAN and the methods built on it (not RelGAN's critic, not DPGAN's language model, not G_θ)."""
+
     def __post_init__(self) -> None:
+        _check(self.precision in PRECISIONS, f"runtime.precision must be one of {', '.join(map(repr, PRECISIONS))}, "
+                                             f"got {self.precision!r}")
         _check(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
                f"runtime.device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
         _positive("runtime", memory_budget_mb=self.memory_budget_mb)

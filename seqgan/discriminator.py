@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.weak import WeakIdKeyDictionary
 
 from seqgan.data import valid_mask
 from seqgan.kernels.conv import ConvMaxPool, biased_relu, conv_outputs, dropout, score_chunk, tap_major, windows
@@ -44,7 +46,19 @@ class Discriminator(nn.Module):
         self.highway_t = nn.Linear(total, total)   # gate: sigmoid(W x + b), bias 0 as the reference code passes
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(total, 2)
+        self.compute_dtype: torch.dtype | None = None
+        """The dtype of the convolution and highway GEMMs: None for the parameters' own (float32, or float64 in
+        tests), bfloat16 for mixed precision (`set_compute_dtype`). Parameters, features, logits, the loss and
+        every gradient keep the parameters' dtype."""
         self._init_like_reference()
+
+    def set_compute_dtype(self, dtype: torch.dtype) -> Discriminator:
+        """Run the convolutions and the highway in `dtype` (bfloat16: AMX/AVX512-BF16 on CPU, tensor cores on CUDA),
+        with float32 master weights: each GEMM reads a bfloat16 copy of its weights made in that forward pass."""
+        if dtype not in (torch.float32, torch.bfloat16):
+            raise ValueError(f"D computes in float32 or bfloat16, not {dtype}")
+        self.compute_dtype = None if dtype == torch.float32 else dtype
+        return self
 
     def _init_like_reference(self) -> None:
         """Embedding U(-1, 1); conv and output weights truncated N(0, 0.1), biases 0.1 (reference code)."""
@@ -69,9 +83,11 @@ class Discriminator(nn.Module):
         seq_len = max(x_NxTxE.shape[1], self.min_width)  # shorter sequences: zero-padded to the widest filter
         weights = [c.weight for c in self.convs]
         biases = [c.bias for c in self.convs]
+        dtype = self.compute_dtype or x_NxTxE.dtype
         if torch.is_grad_enabled() and any(t.requires_grad for t in [x_NxTxE, *weights, *biases]):
-            return ConvMaxPool.apply(x_NxTxE, self.widths, seq_len, *(p for wb in zip(weights, biases) for p in wb))
-        taps = [tap_major(w) for w in weights]
+            return ConvMaxPool.apply(x_NxTxE, self.widths, seq_len, dtype, *(p for wb in zip(weights, biases) for p in wb))
+        x_NxTxE = x_NxTxE.to(dtype)
+        taps = [tap_major(w).to(dtype) for w in weights]
         feat_NxF = x_NxTxE.new_empty(x_NxTxE.shape[0], sum(len(b) for b in biases))
         chunk = score_chunk(x_NxTxE.device)
         for lo in range(0, len(x_NxTxE), chunk):
@@ -81,7 +97,7 @@ class Discriminator(nn.Module):
             for width, weight_FxWE, bias_F in zip(self.widths, taps, biases):
                 torch.amax(conv_outputs(win_PxNxK, width, weight_FxWE, seq_len), dim=0, out=out_NxF[:, col:col + len(bias_F)])
                 col += len(bias_F)
-        return biased_relu(feat_NxF, biases, out=feat_NxF)
+        return _biased_relu_float32(feat_NxF, biases)
 
     def forward(self, tokens_NxT: torch.Tensor) -> torch.Tensor:
         """Class logits (fake, real): (N, 2)."""
@@ -93,8 +109,13 @@ class Discriminator(nn.Module):
 
     def highway(self, feat_NxF: torch.Tensor) -> torch.Tensor:
         """g·relu(W_h x + b_h) + (1 − g)·x with the gate g = σ(W_t x + b_t), as one lerp from x towards the transform."""
-        gate_NxF = torch.sigmoid(self.highway_t(feat_NxF))
-        return torch.lerp(feat_NxF, F.relu(self.highway_h(feat_NxF)), gate_NxF)
+        if self.compute_dtype is None:
+            gate_NxF = torch.sigmoid(self.highway_t(feat_NxF))
+            return torch.lerp(feat_NxF, F.relu(self.highway_h(feat_NxF)), gate_NxF)
+        # Mixed precision: the two GEMMs in the compute dtype, the gate's sigmoid and the lerp in float32.
+        x_NxF = feat_NxF.to(self.compute_dtype)
+        gate_NxF = torch.sigmoid(_linear_in(x_NxF, self.highway_t).float())
+        return torch.lerp(feat_NxF, F.relu(_linear_in(x_NxF, self.highway_h)).float(), gate_NxF)
 
     def feature_vector(self, tokens_NxT: torch.Tensor, keep_NxT: torch.Tensor | None = None) -> torch.Tensor:
         """The sequence's feature after the highway, before dropout and the output layer: (N, ΣF). RankGAN's ranker
@@ -139,9 +160,10 @@ class Discriminator(nn.Module):
         """
         with self._eval_mode():
             seq_len = max(sequences_BxT.shape[1], self.min_width)
-            taps = [tap_major(c.weight) for c in self.convs]
+            dtype = self.compute_dtype or self.embedding.weight.dtype
+            taps = [tap_major(c.weight).to(dtype) for c in self.convs]
             # Y's convolution outputs as running maxima over window starts: cummax_w[s] = max_{s' ≤ s} conv_w(Y)[s'].
-            win_Y = windows(self.embed(sequences_BxT), self.widths, seq_len)
+            win_Y = windows(self.embed(sequences_BxT).to(dtype), self.widths, seq_len)
             y_cummax = [conv_outputs(win_Y, w, tap, seq_len).cummax(dim=0).values for w, tap in zip(self.widths, taps)]
             probs = []
             for lo in range(0, len(rollouts_RxT), batch_size):  # bounds the (rows, ΣF) features and the head's temporaries
@@ -161,7 +183,8 @@ class Discriminator(nn.Module):
             for lo in range(0, len(rows_G), chunk):
                 rows_N = rows_G[lo:lo + chunk]
                 # Windows from `first` on: the sequence's tail, zero-padded to seq_len as in `features`.
-                win_PxNxK = windows(self.embed(rollouts_RxT[rows_N])[:, first:], self.widths, seq_len - first)
+                win_PxNxK = windows(self.embed(rollouts_RxT[rows_N])[:, first:].to(taps[0].dtype), self.widths,
+                                    seq_len - first)
                 out_NxF = feat_RxF.new_empty(len(rows_N), feat_RxF.shape[1])
                 col = 0
                 for width, weight_FxWE, bias_F, cummax_SxBxF in zip(self.widths, taps, biases, y_cummax):
@@ -172,7 +195,50 @@ class Discriminator(nn.Module):
                         torch.maximum(best_NxF, cummax_SxBxF[start - 1, seq_R[rows_N]], out=best_NxF)
                     col += len(bias_F)
                 feat_RxF[rows_N] = out_NxF
-        return biased_relu(feat_RxF, biases, out=feat_RxF)
+        return _biased_relu_float32(feat_RxF, biases)
+
+
+def _biased_relu_float32(max_NxF: torch.Tensor, biases: list[torch.Tensor]) -> torch.Tensor:
+    """`biased_relu` into float32: in place on float32 maxima, a new float32 tensor from bfloat16 ones."""
+    return biased_relu(max_NxF, biases, out=max_NxF if max_NxF.dtype == biases[0].dtype else None)
+
+
+def _linear_in(x_NxI: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
+    """`layer(x)` with the layer's weight and bias in x's dtype; their gradients come back in float32."""
+    return F.linear(x_NxI, low_precision_copy(layer.weight, x_NxI.dtype), layer.bias.to(x_NxI.dtype))
+
+
+class _CachedCast(torch.autograd.Function):
+    """A parameter's cast as an autograd op whose value is a kept buffer: the gradient flows to the parameter."""
+
+    @staticmethod
+    def forward(ctx: Any, param: torch.Tensor, cast: torch.Tensor) -> torch.Tensor:
+        ctx.dtype = param.dtype
+        return cast
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return grad.to(ctx.dtype), None
+
+
+_CASTS = WeakIdKeyDictionary()  # parameter → (its version when cast, the cast)
+
+
+def low_precision_copy(param: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """`param.to(dtype)`, made once per value of the parameter: a kept buffer, refreshed (in place, no new memory)
+    when the parameter's version counter says it changed (an optimizer step, a load). Scoring calls the head many
+    times between two updates; a fresh cast of the highway's 1720² weights also costs a large allocation each time."""
+    if param.dtype == dtype:
+        return param
+    kept = _CASTS.get(param)
+    if kept is None or kept[1].dtype != dtype:
+        kept = (-1, torch.empty_like(param, dtype=dtype))
+    version, cast = kept
+    if version != param._version:
+        with torch.no_grad():
+            cast.copy_(param)
+        _CASTS[param] = (param._version, cast)
+    return _CachedCast.apply(param, cast) if torch.is_grad_enabled() and param.requires_grad else cast
 
 
 class DiscriminatorReward:

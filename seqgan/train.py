@@ -53,6 +53,34 @@ def configure_runtime(runtime: RuntimeConfig, device: torch.device) -> None:
         torch.backends.cudnn.allow_tf32 = runtime.tf32
 
 
+def has_bf16_matmul(device: torch.device) -> bool:
+    """Whether this device multiplies bfloat16 matrices natively: AMX or AVX512-BF16 on CPU, bf16 on CUDA."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    return torch.backends.mkldnn.is_available() and bool(cpu_flags() & {"amx_bf16", "avx512_bf16"})
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags as Linux lists them (/proc/cpuinfo); empty elsewhere."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def compute_dtype(runtime: RuntimeConfig, device: torch.device) -> torch.dtype:
+    """The dtype of D_φ's GEMMs under `runtime.precision` on this device."""
+    if runtime.precision == "bf16" or (runtime.precision == "auto" and has_bf16_matmul(device)):
+        return torch.bfloat16
+    return torch.float32
+
+
 def seed_everything(seed: int) -> None:
     """One seed for every random draw of a run (all of them come from torch's generators)."""
     torch.manual_seed(seed)
@@ -170,6 +198,7 @@ class SeqGANTrainer:
         # D_φ is drawn in every run, right after G_θ, whether or not the method trains it: every method then
         # makes the same draws up to the end of pretraining and can share one pretrained G_θ (reproduce.py).
         self.discriminator = build_discriminator(cfg, vocab_size, self.seq_len, self.eos).to(self.device)
+        self.discriminator.set_compute_dtype(compute_dtype(cfg.runtime, self.device))
         if self.dist.enabled:
             # Same models and data on every rank; different samples from here on (rank 0 keeps the
             # single-process stream). Each rank's share of the batches must be whole.

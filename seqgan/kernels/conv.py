@@ -38,11 +38,14 @@ def windows(x_NxTxE: torch.Tensor, widths: tuple[int, ...], seq_len: int) -> tor
     """Time-major sliding windows over x zero-padded to seq_len: win[t, n, k·E + e] = x[n, t + k, e], (P, N, w_max·E)."""
     # Time-major so that the windows of every start t < P_w form one (P_w·N, w·E) matrix (a row prefix and a column
     # prefix of this buffer, row stride w_max·E): each conv width is then one plain GEMM without copies. Only the
-    # (t, k) slots some filter reads are written (about half at paper sizes); the rest stay uninitialised, unread.
+    # (t, k) slots some filter reads are written (about half at paper sizes); the rest stay uninitialised in float32.
     N, T, E = x_NxTxE.shape
     covered = _covered_rows(widths, seq_len)
     x_TxNxE = x_NxTxE.transpose(0, 1)
-    win_PxNxWxE = x_NxTxE.new_empty(covered[0], N, len(covered), E)
+    # bfloat16 GEMMs (oneDNN's AMX kernels) read past the column prefix they are given, in whole blocks: garbage there
+    # may be NaN, and NaN × 0 poisons the sum. Their buffer starts at zero; float32's is never read outside the prefix.
+    alloc = x_NxTxE.new_zeros if x_NxTxE.dtype == torch.bfloat16 else x_NxTxE.new_empty
+    win_PxNxWxE = alloc(covered[0], N, len(covered), E)
     for k, rows in enumerate(covered):
         data = max(0, min(rows, T - k))  # starts whose tap k still falls inside the sequence; later ones: padding
         win_PxNxWxE[:data, :, k] = x_TxNxE[k:k + data]
@@ -92,9 +95,15 @@ class ConvMaxPool(torch.autograd.Function):
     """Convolutions of several widths → +bias → max over time → ReLU, as GEMMs over one shared window tensor."""
 
     @staticmethod
-    def forward(ctx: Any, x_NxTxE: torch.Tensor, widths: tuple[int, ...], seq_len: int, *params: torch.Tensor) -> torch.Tensor:
+    def forward(ctx: Any, x_NxTxE: torch.Tensor, widths: tuple[int, ...], seq_len: int, dtype: torch.dtype,
+                *params: torch.Tensor) -> torch.Tensor:
+        """`dtype` is the GEMMs' (float32, or bfloat16 for mixed precision): the windows, the convolution outputs and
+        their maxima are held in it; the features (bias + ReLU) and every gradient come back in the parameters' dtype."""
         weights = params[0::2]
         biases = params[1::2]
+        ctx.x_dtype = x_NxTxE.dtype
+        ctx.param_dtype = weights[0].dtype
+        x_NxTxE = x_NxTxE.to(dtype)
         win_PxNxK = windows(x_NxTxE, widths, seq_len)
         # Each width's max over time (before bias) goes into one (N, ΣF) buffer: backward finds the argmax positions
         # from it, and bias + ReLU run once over all features instead of once per width.
@@ -103,13 +112,13 @@ class ConvMaxPool(torch.autograd.Function):
         outputs: list[torch.Tensor] = []
         lo = 0
         for width, weight_FxExW, bias_F in zip(widths, weights, biases):
-            weight_FxWE = tap_major(weight_FxExW)
+            weight_FxWE = tap_major(weight_FxExW).to(dtype)
             y_SxNxF = conv_outputs(win_PxNxK, width, weight_FxWE, seq_len)
             torch.amax(y_SxNxF, dim=0, out=best_NxF[:, lo:lo + len(bias_F)])
             taps.append(weight_FxWE)
             outputs.append(y_SxNxF)
             lo += len(bias_F)
-        feat_NxF = biased_relu(best_NxF, biases)
+        feat_NxF = biased_relu(best_NxF, biases)  # float32 (bias) whatever dtype the maxima have
         ctx.widths = widths
         ctx.seq_len = seq_len
         ctx.x_shape = x_NxTxE.shape
@@ -126,7 +135,7 @@ class ConvMaxPool(torch.autograd.Function):
         outputs = rest[len(widths):]
         P, _, K = win_PxNxK.shape
         win_PNxK = win_PxNxK.view(P * N, K)
-        grad_NxF = grad_NxF * (feat_NxF > 0)  # ReLU' (a new tensor: divided in place below)
+        grad_NxF = grad_NxF * (feat_NxF > 0)  # ReLU' (a new tensor: divided in place below), float32
         bounds = [0]
         for w in taps:
             bounds.append(bounds[-1] + w.shape[0])
@@ -134,7 +143,7 @@ class ConvMaxPool(torch.autograd.Function):
         # Max-pool backward, as amax's: the gradient goes to the times equal to the max, shared among ties.
         # y is overwritten with the 0/1 indicator (a float eq: ~5x cheaper than a bool mask or max's indices);
         # the tie counts of all widths share one buffer, so the gradient is divided by them in one op.
-        ties_NxF = torch.empty_like(best_NxF)
+        ties_NxF = torch.empty_like(best_NxF)  # counts up to seq_len: exact in bfloat16 too
         for y_SxNxF, col in zip(outputs, cols):
             torch.sum(torch.eq(y_SxNxF, best_NxF[:, col], out=y_SxNxF), dim=0, out=ties_NxF[:, col])
         grad_bias_F = grad_NxF.sum(dim=0)
@@ -144,11 +153,11 @@ class ConvMaxPool(torch.autograd.Function):
         for i, (width, weight_FxWE, y_SxNxF, col) in enumerate(zip(widths, taps, outputs, cols)):
             dy_SNxF = y_SxNxF.mul_(share_NxF[:, col]).view(-1, y_SxNxF.shape[-1])
             dweight_FxWE = dy_SNxF.t() @ win_PNxK[:len(dy_SNxF), :weight_FxWE.shape[1]]
-            grads[2 * i] = dweight_FxWE.view(len(weight_FxWE), width, E).permute(0, 2, 1).contiguous()
+            grads[2 * i] = dweight_FxWE.view(len(weight_FxWE), width, E).permute(0, 2, 1).to(ctx.param_dtype).contiguous()
             grads[2 * i + 1] = grad_bias_F[col]
             dys.append(dy_SNxF)
         if not ctx.needs_input_grad[0]:
-            return (None, None, None, *grads)
+            return (None, None, None, None, *grads)
         # The windows' gradient overwrites the windows (read for the last time above): no second (P, N, K) buffer and
         # no zero fill. Widest filter first, so each filter's rows extend those written so far: the shared rows
         # accumulate, the new ones are overwritten (beta=0). In-place writes to saved tensors (y, the windows) make
@@ -167,11 +176,11 @@ class ConvMaxPool(torch.autograd.Function):
                 written = rows
         # Fold the windows back: x[t + k] gets tap k of window t, over the slots the filters wrote.
         dwin_PxNxWxE = dwin_PNxK.view(P, N, K // E, E)
-        dx_TxNxE = dwin_PNxK.new_zeros(seq_len, N, E)
+        dx_TxNxE = dwin_PNxK.new_zeros(seq_len, N, E, dtype=ctx.x_dtype)  # taps summed in x's dtype, not bfloat16
         for k, rows in enumerate(_covered_rows(widths, seq_len)):
             dx_TxNxE[k:k + rows] += dwin_PxNxWxE[:rows, :, k]
         dx_NxTxE = dx_TxNxE[:T].transpose(0, 1)
-        return (dx_NxTxE, None, None, *grads)
+        return (dx_NxTxE, None, None, None, *grads)
 
 
 def reference_conv_max_pool(x_NxTxE: torch.Tensor, seq_len: int, weights: list[torch.Tensor], biases: list[torch.Tensor]

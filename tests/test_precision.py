@@ -1,0 +1,134 @@
+"""runtime.precision: D_φ's GEMMs in bfloat16 against the float32 D on the same weights."""
+
+import pytest
+import torch
+
+import seqgan.kernels.conv as conv_kernels
+from seqgan.config import ConfigError, RuntimeConfig, preset
+from seqgan.discriminator import Discriminator, low_precision_copy
+from seqgan.kernels.conv import reference_forward
+from seqgan.train import SeqGANTrainer, compute_dtype, has_bf16_matmul
+
+BF16 = torch.bfloat16
+
+
+def _paper_d(seed: int = 0, eos: int | None = None) -> Discriminator:
+    torch.manual_seed(seed)
+    return Discriminator(5000, seq_len=20, eos_token=eos)
+
+
+def _grads(d: Discriminator, tokens: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    d.zero_grad()
+    torch.manual_seed(11)  # the same dropout mask in both precisions
+    d.loss(tokens, labels).backward()
+    return {name: p.grad.clone() for name, p in d.named_parameters()}
+
+
+@pytest.mark.parametrize("eos", [None, 7])
+def test_bf16_prob_real_is_float32_s_within_a_stated_tolerance_on_the_same_weights(eos):
+    # The stated tolerance: |P_bf16(real) − P_fp32(real)| ≤ 0.02 for every sequence, and ≤ 0.005 on average, at
+    # the paper's sizes. bfloat16 keeps 8 bits of mantissa: the logits move by ~1e-2 relative.
+    d = _paper_d(eos=eos).eval()
+    tokens = torch.randint(0, 5000, (512, 20))
+    if eos is not None:
+        tokens[:100, 10] = eos
+    fp32 = d.prob_real(tokens)
+    with torch.no_grad():  # the plain Conv1d reference on the same weights says what float32 says
+        ref = torch.softmax(reference_forward(d, tokens), -1)[:, 1]
+    assert (ref - fp32).abs().max() < 1e-5
+    bf16 = d.set_compute_dtype(BF16).prob_real(tokens)
+    assert bf16.dtype == torch.float32  # the reward is float32 whatever the GEMMs ran in
+    diff = (bf16 - fp32).abs()
+    assert diff.max() <= 0.02 and diff.mean() <= 0.005
+    assert diff.max() > 0  # bfloat16 really ran (the same numbers would mean it did not)
+
+
+def test_bf16_gradients_point_where_float32_s_do_and_come_back_in_float32():
+    d = _paper_d().train()
+    tokens, labels = torch.randint(0, 5000, (64, 20)), torch.randint(0, 2, (64,))
+    fp32 = _grads(d, tokens, labels)
+    bf16 = _grads(d.set_compute_dtype(BF16), tokens, labels)
+    for name, grad in fp32.items():
+        assert bf16[name].dtype == torch.float32, name
+        cosine = torch.nn.functional.cosine_similarity(grad.flatten(), bf16[name].flatten(), dim=0)
+        assert cosine > 0.99, (name, cosine.item())
+        assert torch.allclose(bf16[name].norm(), grad.norm(), rtol=0.05), name
+
+
+def test_bf16_rollout_scoring_equals_bf16_plain_scoring():
+    torch.manual_seed(0)
+    d = Discriminator(50, seq_len=12, emb_dim=16, filter_sizes=[1, 2, 5, 12], num_filters=[8, 8, 8, 8]).set_compute_dtype(BF16)
+    y = torch.randint(0, 50, (6, 12))
+    seq_R, prefix_R = torch.randint(0, 6, (80,)), torch.randint(1, 12, (80,))
+    rollouts = torch.randint(0, 50, (80, 12))
+    keep = torch.arange(12) < prefix_R[:, None]
+    rollouts[keep] = y[seq_R][keep]
+    # The shared-prefix path takes maxima of the same bfloat16 window outputs; GEMM blocking may round a row apart.
+    assert torch.allclose(d.prob_real_of_rollouts(y, rollouts, seq_R, prefix_R), d.prob_real(rollouts), atol=2e-3)
+
+
+def test_the_kept_bf16_weights_follow_every_update_of_the_float32_master():
+    d = _paper_d().set_compute_dtype(BF16).eval()
+    tokens = torch.randint(0, 5000, (32, 20))
+    before = d.prob_real(tokens)
+    with torch.no_grad():  # one kept buffer, not a new cast per call
+        assert low_precision_copy(d.highway_h.weight, BF16) is low_precision_copy(d.highway_h.weight, BF16)
+    opt = torch.optim.Adam(d.parameters(), lr=1e-2, fused=True)
+    d.train()
+    d.loss(tokens, torch.ones(32, dtype=torch.long)).backward()
+    opt.step()  # the master weights change in place
+    after = d.eval().prob_real(tokens)
+    fresh = Discriminator(5000, seq_len=20).set_compute_dtype(BF16).eval()
+    fresh.load_state_dict(d.state_dict())  # a D that never had a kept cast
+    assert torch.equal(after, fresh.prob_real(tokens))
+    assert not torch.equal(after, before)
+    with torch.no_grad():
+        d.highway_h.weight.zero_()  # any in-place write, not only the optimizer's
+    assert torch.equal(low_precision_copy(d.highway_h.weight, BF16), torch.zeros_like(d.highway_h.weight, dtype=BF16))
+
+
+def test_bf16_d_still_learns_to_separate_two_distributions():
+    torch.manual_seed(0)
+    d = Discriminator(20, seq_len=8, emb_dim=8, filter_sizes=[2, 3], num_filters=[16, 16], dropout=0.0).set_compute_dtype(BF16)
+    x = torch.cat([torch.randint(0, 10, (256, 8)), torch.randint(10, 20, (256, 8))])
+    y = torch.cat([torch.ones(256), torch.zeros(256)]).long()
+    opt = torch.optim.Adam(d.parameters(), lr=1e-2)
+    for _ in range(60):
+        opt.zero_grad()
+        d.loss(x, y).backward()
+        opt.step()
+    p = d.prob_real(x)
+    assert p[:256].min() > 0.8 and p[256:].max() < 0.2
+
+
+def test_float32_compute_is_the_plain_path_and_float64_models_keep_their_precision(monkeypatch):
+    monkeypatch.setattr(conv_kernels, "SCORE_CHUNK_CPU", 7)
+    d = Discriminator(30, seq_len=9, emb_dim=6, filter_sizes=[2, 4], num_filters=[3, 5]).double().eval()
+    tokens = torch.randint(0, 30, (20, 9))
+    assert d.set_compute_dtype(torch.float32).compute_dtype is None
+    with torch.no_grad():
+        assert d(tokens).dtype == torch.float64
+        assert torch.allclose(d(tokens), reference_forward(d, tokens), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="float32 or bfloat16"):
+        d.set_compute_dtype(torch.float16)
+
+
+def test_precision_setting_is_checked_and_resolved():
+    with pytest.raises(ConfigError, match="runtime.precision"):
+        RuntimeConfig(precision="fp16")
+    cpu = torch.device("cpu")
+    assert compute_dtype(RuntimeConfig(precision="fp32"), cpu) == torch.float32
+    assert compute_dtype(RuntimeConfig(precision="bf16"), cpu) == BF16
+    assert compute_dtype(RuntimeConfig(precision="auto"), cpu) == (BF16 if has_bf16_matmul(cpu) else torch.float32)
+
+
+def test_a_trainer_runs_its_discriminator_in_the_configured_precision(tmp_path):
+    cfg = preset("tiny").override(["runtime.precision='bf16'", "train.pretrain_epochs=1", "train.d_pretrain_steps=1",
+                                   "train.adversarial_rounds=1"])
+    trainer = SeqGANTrainer(cfg, tmp_path / "run")
+    assert trainer.discriminator.compute_dtype == BF16
+    trainer.fit()
+    assert all(p.dtype == torch.float32 for p in trainer.discriminator.parameters())
+    assert all(torch.isfinite(p).all() for p in trainer.discriminator.parameters())
+    fp32 = SeqGANTrainer(preset("tiny"), tmp_path / "fp32")
+    assert fp32.discriminator.compute_dtype is None
