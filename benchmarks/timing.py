@@ -10,6 +10,7 @@ the steal during the run, so that every figure says how quiet the machine was wh
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import torch
 
 PROC_STAT = Path("/proc/stat")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100  # /proc/stat units per second
 PROBE_N = 512  # the probe's matmul: long enough to keep both cores busy, short enough to check often
 
 
@@ -48,57 +50,87 @@ def steal_pct(summary: dict[str, float | None]) -> str:
     return f"{100 * summary['median']:.0f}% / {100 * summary['max']:.0f}%"
 
 
-def cpu_jiffies() -> tuple[int, int] | None:
-    """(steal, total) clock ticks of all CPUs since boot, or None where /proc/stat has no steal column."""
+def cpu_ticks() -> list[int] | None:
+    """user nice system idle iowait irq softirq steal clock ticks of all CPUs since boot (guest time is in user), or
+    None where /proc/stat has no steal column."""
     try:
         fields = PROC_STAT.read_text().split("\n", 1)[0].split()
     except OSError:
         return None
     if fields[0] != "cpu" or len(fields) < 9:
         return None
-    ticks = [int(x) for x in fields[1:9]]  # user nice system idle iowait irq softirq steal (guest time is in user)
-    return ticks[7], sum(ticks)
+    return [int(x) for x in fields[1:9]]
+
+
+def cpu_jiffies() -> tuple[int, int] | None:
+    """(steal, total) clock ticks of all CPUs since boot, or None where /proc/stat has no steal column."""
+    ticks = cpu_ticks()
+    return None if ticks is None else (ticks[7], sum(ticks))
+
+
+def own_ticks() -> float:
+    """This process's CPU time (all threads, user + system) in clock ticks."""
+    t = os.times()
+    return (t.user + t.system) * CLOCK_TICKS
 
 
 class StealMeter:
-    """`with StealMeter() as m: ...` → `m.fraction`: the share of all CPU time stolen during the block (None if unknown)."""
+    """`with StealMeter() as m: ...` → `m.fraction`: the share of all CPU time stolen during the block, and `m.others`:
+    the share other processes of this machine were busy (user, system, interrupts less this process's own time);
+    None where unknown. A benchmark's threads compete with both."""
 
     def __init__(self) -> None:
         self.fraction: float | None = None
-        self._start: tuple[int, int] | None = None
+        self.others: float | None = None
+        self._start: tuple[list[int] | None, float] = (None, 0.0)
 
     def __enter__(self) -> StealMeter:
-        self._start = cpu_jiffies()
+        self._start = (cpu_ticks(), own_ticks())
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        end = cpu_jiffies()
-        if self._start is not None and end is not None and end[1] > self._start[1]:
-            self.fraction = (end[0] - self._start[0]) / (end[1] - self._start[1])
+        end, own = cpu_ticks(), own_ticks()
+        start, own0 = self._start
+        if start is None or end is None or sum(end) <= sum(start):
+            return
+        delta = [b - a for a, b in zip(start, end)]
+        total = sum(delta)
+        busy = delta[0] + delta[1] + delta[2] + delta[5] + delta[6]
+        self.fraction = delta[7] / total
+        self.others = min(1.0, max(0.0, (busy - (own - own0)) / total))
 
 
 def probe_steal(seconds: float) -> float | None:
     """Steal while the process keeps its threads busy for `seconds` (idle CPUs accrue no steal, so the probe works)."""
+    return probe(seconds).fraction
+
+
+def probe(seconds: float) -> StealMeter:
+    """Steal and others' share while this process keeps its threads busy for `seconds` (idle CPUs accrue no steal)."""
     # Its own generator: a probe between a run's seeding and its timing must not move the global RNG (dropout masks).
     a = torch.randn(PROBE_N, PROBE_N, generator=torch.Generator().manual_seed(0))
     with StealMeter() as meter:
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
             a @ a
-    return meter.fraction
+    return meter
 
 
-def wait_for_quiet(max_steal: float, timeout_s: float = 60.0, probe_s: float = 1.0) -> float | None:
-    """Probe until the steal is at most `max_steal` or `timeout_s` has passed; returns the last probe's steal.
+def wait_for_quiet(max_steal: float, timeout_s: float = 60.0, probe_s: float = 1.0, max_others: float = 1.0
+                   ) -> float | None:
+    """Probe until the steal is at most `max_steal` and other processes' share of the CPUs at most `max_others`, or
+    `timeout_s` has passed; returns the last probe's steal.
 
-    `max_steal` ≥ 1 turns the wait off (no probe: returns None); so does a system without a steal counter."""
-    if max_steal >= 1.0 or cpu_jiffies() is None:
+    `max_steal` and `max_others` ≥ 1 turn the wait off (no probe: returns None); so does a system without /proc/stat."""
+    if (max_steal >= 1.0 and max_others >= 1.0) or cpu_jiffies() is None:
         return None
     deadline = time.perf_counter() + timeout_s
     while True:
-        steal = probe_steal(probe_s)
-        if steal is None or steal <= max_steal or time.perf_counter() >= deadline:
-            return steal
+        meter = probe(probe_s)
+        if meter.fraction is None or time.perf_counter() >= deadline:
+            return meter.fraction
+        if meter.fraction <= max_steal and (meter.others is None or meter.others <= max_others):
+            return meter.fraction
 
 
 def steal_summary(fractions: list[float | None]) -> dict[str, float | None]:
@@ -110,20 +142,28 @@ def steal_summary(fractions: list[float | None]) -> dict[str, float | None]:
 
 
 def time_interleaved(paths: Sequence[str], prepare: Callable[[str, bool], Callable[[], Any]], repeats: int,
-                     max_steal: float, counter: Callable[[], int | None] | None = None) -> dict[str, dict[str, list[Any]]]:
+                     max_steal: float, counter: Callable[[], int | None] | None = None, max_others: float = 1.0
+                     ) -> dict[str, dict[str, list[Any]]]:
     """One warm-up per path, then `repeats` rounds running every path once, the order reversed every other round
     so that drifting background load hits all paths alike. `prepare(path, warmup)` builds a run outside the
     timing; each timed run first waits for a quiet machine (`wait_for_quiet(max_steal)`).
 
-    Per path: "seconds", "result" (what the run returned), "steal" (its steal fraction) and, with a `counter`
-    (e.g. page faults so far), "counted": the counter's increase over the run."""
+    With `max_others` < 1 the wait is also for other processes' share of the CPUs to fall to at most that.
+
+    Per path: "seconds", "result" (what the run returned), "steal" (its steal fraction), "others" (other processes'
+    share of the CPUs during the run) and, with a `counter` (e.g. page faults so far), "counted": the counter's
+    increase over the run."""
     for path in paths:
         prepare(path, True)()
-    runs: dict[str, dict[str, list[Any]]] = {p: {"seconds": [], "result": [], "steal": [], "counted": []} for p in paths}
+    keys = ("seconds", "result", "steal", "others", "counted")
+    runs: dict[str, dict[str, list[Any]]] = {p: {k: [] for k in keys} for p in paths}
     for i in range(repeats):
         for path in paths if i % 2 == 0 else paths[::-1]:
             call = prepare(path, False)
-            wait_for_quiet(max_steal)
+            if max_others < 1.0:
+                wait_for_quiet(max_steal, max_others=max_others)
+            else:
+                wait_for_quiet(max_steal)
             count0 = counter() if counter is not None else None
             with StealMeter() as steal:
                 t0 = time.perf_counter()
@@ -133,6 +173,7 @@ def time_interleaved(paths: Sequence[str], prepare: Callable[[str, bool], Callab
             run["seconds"].append(seconds)
             run["result"].append(result)
             run["steal"].append(steal.fraction)
+            run["others"].append(steal.others)
             if count0 is not None:
                 run["counted"].append(counter() - count0)
     return runs

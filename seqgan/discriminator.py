@@ -9,7 +9,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.weak import WeakIdKeyDictionary
 
 from seqgan.data import valid_mask
 from seqgan.kernels.conv import ConvMaxPool, biased_relu, conv_outputs, dropout, score_chunk, tap_major, windows
@@ -46,6 +45,7 @@ class Discriminator(nn.Module):
         self.highway_t = nn.Linear(total, total)   # gate: sigmoid(W x + b), bias 0 as the reference code passes
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(total, 2)
+        self._scoring_casts: dict[int, Any] | None = None  # within a scoring call: the head's casts (`_linear_in`)
         self.compute_dtype: torch.dtype | None = None
         """The dtype of the convolution and highway GEMMs: None for the parameters' own (float32, or float64 in
         tests), bfloat16 for mixed precision (`set_compute_dtype`). Parameters, features, logits, the loss and
@@ -54,7 +54,8 @@ class Discriminator(nn.Module):
 
     def set_compute_dtype(self, dtype: torch.dtype) -> Discriminator:
         """Run the convolutions and the highway in `dtype` (bfloat16: AMX/AVX512-BF16 on CPU, tensor cores on CUDA),
-        with float32 master weights: each GEMM reads a bfloat16 copy of its weights made in that forward pass."""
+        with float32 master weights: each GEMM reads a bfloat16 copy of its weights made in that forward pass
+        (once per call when scoring)."""
         if dtype not in (torch.float32, torch.bfloat16):
             raise ValueError(f"D computes in float32 or bfloat16, not {dtype}")
         self.compute_dtype = None if dtype == torch.float32 else dtype
@@ -114,8 +115,8 @@ class Discriminator(nn.Module):
             return torch.lerp(feat_NxF, F.relu(self.highway_h(feat_NxF)), gate_NxF)
         # Mixed precision: the two GEMMs in the compute dtype, the gate's sigmoid and the lerp in float32.
         x_NxF = feat_NxF.to(self.compute_dtype)
-        gate_NxF = torch.sigmoid(_linear_in(x_NxF, self.highway_t).float())
-        return torch.lerp(feat_NxF, F.relu(_linear_in(x_NxF, self.highway_h)).float(), gate_NxF)
+        gate_NxF = torch.sigmoid(_linear_in(x_NxF, self.highway_t, self._scoring_casts).float())
+        return torch.lerp(feat_NxF, F.relu(_linear_in(x_NxF, self.highway_h, self._scoring_casts)).float(), gate_NxF)
 
     def feature_vector(self, tokens_NxT: torch.Tensor, keep_NxT: torch.Tensor | None = None) -> torch.Tensor:
         """The sequence's feature after the highway, before dropout and the output layer: (N, ΣF). RankGAN's ranker
@@ -140,12 +141,15 @@ class Discriminator(nn.Module):
 
     @contextlib.contextmanager
     def _eval_mode(self) -> Iterator[None]:
-        """Dropout off for scoring; the training mode is restored afterwards."""
+        """Dropout off for scoring, and the head's low-precision weight casts kept for the call (the weights do not
+        change within it); the training mode is restored afterwards."""
         was_training = self.training
         self.eval()
+        self._scoring_casts = {}
         try:
             yield
         finally:
+            self._scoring_casts = None
             self.train(was_training)
 
     @torch.no_grad()
@@ -203,42 +207,18 @@ def _biased_relu_float32(max_NxF: torch.Tensor, biases: list[torch.Tensor]) -> t
     return biased_relu(max_NxF, biases, out=max_NxF if max_NxF.dtype == biases[0].dtype else None)
 
 
-def _linear_in(x_NxI: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
-    """`layer(x)` with the layer's weight and bias in x's dtype; their gradients come back in float32."""
-    return F.linear(x_NxI, low_precision_copy(layer.weight, x_NxI.dtype), layer.bias.to(x_NxI.dtype))
+def _linear_in(x_NxI: torch.Tensor, layer: nn.Linear, casts: dict[int, torch.Tensor] | None) -> torch.Tensor:
+    """`layer(x)` with the layer's weight and bias in x's dtype (autograd returns their gradients in float32).
 
-
-class _CachedCast(torch.autograd.Function):
-    """A parameter's cast as an autograd op whose value is a kept buffer: the gradient flows to the parameter."""
-
-    @staticmethod
-    def forward(ctx: Any, param: torch.Tensor, cast: torch.Tensor) -> torch.Tensor:
-        ctx.dtype = param.dtype
-        return cast
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        return grad.to(ctx.dtype), None
-
-
-_CASTS = WeakIdKeyDictionary()  # parameter → (its version when cast, the cast)
-
-
-def low_precision_copy(param: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """`param.to(dtype)`, made once per value of the parameter: a kept buffer, refreshed (in place, no new memory)
-    when the parameter's version counter says it changed (an optimizer step, a load). Scoring calls the head many
-    times between two updates; a fresh cast of the highway's 1720² weights also costs a large allocation each time."""
-    if param.dtype == dtype:
-        return param
-    kept = _CASTS.get(param)
-    if kept is None or kept[1].dtype != dtype:
-        kept = (-1, torch.empty_like(param, dtype=dtype))
-    version, cast = kept
-    if version != param._version:
-        with torch.no_grad():
-            cast.copy_(param)
-        _CASTS[param] = (param._version, cast)
-    return _CachedCast.apply(param, cast) if torch.is_grad_enabled() and param.requires_grad else cast
+    `casts`, where given, keeps the casts of a scoring call, which runs the head once per chunk on unchanged weights.
+    Training casts afresh each forward: the weights change in place at every step, and fused optimizers do not bump
+    version counters, so no cache across steps could tell that they changed."""
+    if casts is None:
+        return F.linear(x_NxI, layer.weight.to(x_NxI.dtype), layer.bias.to(x_NxI.dtype))
+    if id(layer) not in casts:
+        casts[id(layer)] = (layer.weight.to(x_NxI.dtype), layer.bias.to(x_NxI.dtype))
+    weight, bias = casts[id(layer)]
+    return F.linear(x_NxI, weight, bias)
 
 
 class DiscriminatorReward:

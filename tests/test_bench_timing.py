@@ -55,3 +55,27 @@ def test_interleaved_runs_alternate_the_order_and_collect_every_run(monkeypatch)
     assert calls == [("a", True), ("b", True), ("a", False), ("b", False), ("b", False), ("a", False), ("a", False), ("b", False)]
     assert runs["a"]["result"] == ["A"] * 3 and len(runs["b"]["seconds"]) == 3
     assert runs["a"]["counted"] == [10, 10, 10]
+
+
+def test_the_meter_counts_other_processes_busy_time_without_its_own(tmp_path, monkeypatch):
+    monkeypatch.setattr(timing, "PROC_STAT", _stat(tmp_path, user=100, steal=0))
+    own = iter([50.0, 80.0])  # this process: 30 ticks during the block
+    monkeypatch.setattr(timing, "own_ticks", lambda: next(own))
+    with timing.StealMeter() as meter:
+        monkeypatch.setattr(timing, "PROC_STAT", _stat(tmp_path, user=180, steal=20))  # +80 busy, +20 steal: 100 ticks
+    assert meter.fraction == 0.2
+    assert meter.others == 0.5  # (80 busy − 30 own) / 100
+
+
+def test_waiting_for_quiet_also_waits_out_other_processes(monkeypatch):
+    probes = iter([(0.0, 0.6), (0.0, 0.4), (0.0, 0.05)])
+
+    def fake_probe(seconds):
+        meter = timing.StealMeter()
+        meter.fraction, meter.others = next(probes)
+        return meter
+
+    monkeypatch.setattr(timing, "probe", fake_probe)
+    assert timing.wait_for_quiet(0.1, max_others=0.1) == 0.0
+    with pytest.raises(StopIteration):  # all three probes were needed
+        next(probes)

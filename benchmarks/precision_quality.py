@@ -1,0 +1,89 @@
+"""Does bfloat16 D_φ change what SeqGAN learns? Table 1's SeqGAN row in bf16 beside its float32 runs, same seeds.
+
+Each bf16 run starts from the float32 run's own MLE-pretrained G_θ (`<table1>/seedN/pretrain`): MLE pretraining
+never trains D_φ, whose precision is the only difference, so both rows share everything up to D's pretraining.
+Then D's pretraining and the adversarial rounds run with `runtime.precision = "bf16"`. The table gives the final
+NLL_oracle and NLL_test of both, the difference of the means and Welch's p-value, and the wall time of each run.
+
+The quality test of issue 16: p > 0.05 and means within 0.03 nats on both measures.
+
+    .venv/bin/python benchmarks/precision_quality.py --table1 runs/table1-methods --out runs/precision-small --seeds 3
+    .venv/bin/python benchmarks/precision_quality.py ... --report reports/precision-small/README.md   # also write it
+
+Runs that finished are not redone (`--out` is reused, as `seqgan reproduce`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from datetime import date
+from pathlib import Path
+
+from seqgan import train
+from seqgan.config import preset
+from seqgan.stats import mean_std, welch_t_test
+
+MEASURES = (("nll_oracle", "NLL_oracle"), ("nll_test", "NLL_test"))
+TOLERANCE = 0.03  # nats: the largest difference of means the quality test allows
+
+
+def final(run_dir: Path) -> dict[str, float]:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return {**summary["final"], "wall_time_s": summary.get("wall_time_s", float("nan"))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--table1", type=Path, required=True, help="a `seqgan reproduce table1 --preset small` folder")
+    parser.add_argument("--out", type=Path, required=True, help="folder of the bf16 runs")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--row", default="seqgan", help="the Table 1 row to compare (default seqgan)")
+    parser.add_argument("--report", type=Path, help="also write the table as a Markdown report here")
+    args = parser.parse_args(argv)
+
+    fp32, bf16 = [], []
+    for seed in range(args.seeds):
+        pretrained = args.table1 / f"seed{seed}" / "pretrain" / "checkpoints" / "latest.pt"
+        reference = args.table1 / f"seed{seed}" / args.row
+        if not pretrained.is_file() or not (reference / "summary.json").is_file():
+            print(f"error: {reference} has not finished; run `seqgan reproduce table1` into {args.table1} first",
+                  file=sys.stderr)
+            return 2
+        cfg = preset("small").override([f"seed={seed}", f"train.method={args.row!r}", "runtime.precision='bf16'"])
+        run_dir = args.out / f"seed{seed}" / args.row
+        if not (run_dir / "summary.json").is_file():
+            train(cfg, run_dir, resume=True, init_from=pretrained)
+        fp32.append(final(reference))
+        bf16.append(final(run_dir))
+        print(f"seed {seed}: fp32 {fp32[-1]}  bf16 {bf16[-1]}", flush=True)
+
+    lines = ["| measure | float32 (mean ± std) | bfloat16 (mean ± std) | bf16 − fp32 | Welch p "
+             f"| within {TOLERANCE} and p > 0.05 |",
+             "|---|---|---|---:|---:|---|"]
+    for key, label in (*MEASURES, ("wall_time_s", "wall time of a run (s)")):
+        a, b = [r[key] for r in fp32], [r[key] for r in bf16]
+        (ma, sa), (mb, sb) = mean_std(a), mean_std(b)
+        p = welch_t_test(b, a)[2] if len(a) > 1 else float("nan")
+        verdict = ("yes" if abs(mb - ma) <= TOLERANCE and p > 0.05 else "**no**") if key != "wall_time_s" else ""
+        lines.append(f"| {label} | {ma:.3f} ± {sa:.3f} | {mb:.3f} ± {sb:.3f} | {mb - ma:+.3f} | {p:.3f} | {verdict} |")
+    seeds = "\n".join(f"| {s} | {f['nll_oracle']:.3f} | {b['nll_oracle']:.3f} | {f['nll_test']:.3f} | {b['nll_test']:.3f} |"
+                      for s, (f, b) in enumerate(zip(fp32, bf16)))
+    table = "\n".join(lines)
+    print(table)
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(
+            f"# bfloat16 D_φ against float32: Table 1's {args.row} row, small preset, {args.seeds} seeds\n\n"
+            f"Command: `.venv/bin/python benchmarks/precision_quality.py --table1 {args.table1} --out {args.out} "
+            f"--seeds {args.seeds} --report {args.report}`  \n"
+            f"Machine: {platform.machine()}, {platform.processor() or 'CPU'}; date {date.today().isoformat()}.\n\n"
+            f"{table}\n\nPer seed:\n\n| seed | NLL_oracle fp32 | NLL_oracle bf16 | NLL_test fp32 | NLL_test bf16 |\n"
+            f"|---|---:|---:|---:|---:|\n{seeds}\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
