@@ -39,6 +39,7 @@ from seqgan.rollout import Rollout, batched_rewards
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_adversarial_step import emit, environment, fmt_s, header, run_config  # noqa: E402
+from bench_workloads import d_epoch  # noqa: E402
 from timing import add_max_steal_option, max_steal, steal_pct, steal_summary, time_interleaved  # noqa: E402
 
 D_LR = 1e-4
@@ -96,19 +97,8 @@ def d_epoch_paths(args: argparse.Namespace, d0: Discriminator, data: torch.Tenso
         opt = torch.optim.Adam(d.parameters(), lr=D_LR, fused=True)
         stop = min(len(data), 256) if warmup else len(data)
 
-        def epoch() -> float:
-            total = torch.zeros(())
-            for lo in range(0, stop, args.batch):
-                idx = order[lo:min(lo + args.batch, stop)]
-                loss = d.loss(data[idx], labels[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += loss.detach() * len(idx)
-            return total.item() / stop
-
         torch.manual_seed(1)  # the same dropout masks in both paths
-        return epoch
+        return lambda: d_epoch(d, opt, data, labels, order[:stop], args.batch)
 
     return prepare
 

@@ -191,19 +191,8 @@ def disc_workload(args: argparse.Namespace, real: torch.Tensor, fake: torch.Tens
         opt = torch.optim.Adam(d.parameters(), lr=D_LR, fused=True) if fast else torch.optim.Adam(d.parameters(), lr=D_LR)
         stop = min(n, WARMUP_SEQUENCES) if warmup else n
 
-        def epoch() -> float:
-            total = torch.zeros(())
-            for lo in range(0, stop, args.batch):
-                idx = order[lo:min(lo + args.batch, stop)]
-                loss = d.loss(data[idx], labels[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += loss.detach() * len(idx)
-            return total.item() / stop
-
         torch.manual_seed(args.seed)
-        return epoch
+        return lambda: d_epoch(d, opt, data, labels, order[:stop], args.batch)
 
     scale = D_EPOCH_REF / n
     flop_per_seq = discriminator_flops_per_sequence(d0, args.seq_len)
@@ -216,6 +205,20 @@ def disc_workload(args: argparse.Namespace, real: torch.Tensor, fake: torch.Tens
              f"{n:,} sequences ({n_real:,} real + {n - n_real:,} generated) timed"
              + (f", times scaled linearly by {scale:.3g} to per-{D_EPOCH_REF:,}" if scale != 1.0 else "")
              + ". FLOPs: 3x the forward's conv + highway + output layers.")
+
+
+def d_epoch(d: Discriminator, opt: torch.optim.Optimizer, data: torch.Tensor, labels: torch.Tensor, order: torch.Tensor,
+            batch: int) -> float:
+    """One pass of D training over data[order] in batches: loss → backward → step; returns the mean loss."""
+    total = torch.zeros(())
+    for lo in range(0, len(order), batch):
+        idx = order[lo:lo + batch]
+        loss = d.loss(data[idx], labels[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += loss.detach() * len(idx)
+    return total.item() / len(order)
 
 
 def mle_floor(args: argparse.Namespace, generator0: Generator, batches: int) -> dict[str, Any]:
