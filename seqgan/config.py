@@ -250,7 +250,9 @@ class RuntimeConfig:
     memory_budget_mb: int = 1024
     """Bound on the large temporary tensors of sampling and rewards; work is chunked to fit."""
     threads: int = 0
-    """CPU threads for PyTorch; 0 keeps PyTorch's default."""
+    """CPU threads for PyTorch; 0 chooses: one for small work (the tiny preset), else PyTorch's default capped at the
+    CPUs idle when the run starts (a core another process keeps busy stalls every parallel operation: 10-50x slower
+    small operations measured on 2 cores). OMP_NUM_THREADS, when set, is kept."""
     flush_denormal: bool = True
     """Treat denormal floats as zero on CPU. Adam's moments of rarely used rows decay into the denormal range,
     where x86 arithmetic is many times slower: a late MLE epoch on the poems corpus took 2.6-3.3x longer without it.

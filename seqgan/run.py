@@ -28,6 +28,7 @@ from seqgan.train import (
     SeqGANTrainer,
     build_discriminator,
     configure_runtime,
+    is_small_work,
     load_checkpoint,
     primary_metric,
     resolve_device,
@@ -221,7 +222,7 @@ def train(cfg: Config, out_dir: str | Path, resume: bool = False, callbacks: Cal
 def _train_in(cfg: Config, run_dir: Path, resume: bool, callbacks: Callbacks | None, init_from: str | Path | None,
               ctx: distributed.Distributed) -> dict[str, Any]:
     """The body of `train` once rank 0 holds the prepared run folder."""
-    configure_runtime(cfg.runtime, resolve_device(cfg.runtime.device))
+    configure_runtime(cfg.runtime, resolve_device(cfg.runtime.device), is_small_work(cfg))
     trainer = SeqGANTrainer(cfg, run_dir)
     resumed = trainer.resume() if resume else False
     if init_from is not None and not resumed:

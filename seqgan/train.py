@@ -24,6 +24,7 @@ import torch
 
 from seqgan import steps
 from seqgan.config import Config, RuntimeConfig, migrate_legacy
+from seqgan.cpu import SMALL_WORK_FLOPS, choose_threads, discriminator_batch_flops, has_bf16_matmul, idle_cpus
 from seqgan.data import BOS_ID, PAD_ID, Corpus, load_corpus
 from seqgan.discriminator import Discriminator
 from seqgan.distributed import RANK_SEED_STRIDE, Distributed, from_env, local_rank, loss_runner
@@ -41,37 +42,31 @@ PHASES = (PRETRAIN, "d_pretrain", "adversarial", "done")
 CHECKPOINT_FORMAT = 2  # 2: per-method sections and state (seqgan.methods); 1 is upgraded on load
 
 
-def configure_runtime(runtime: RuntimeConfig, device: torch.device) -> None:
+def configure_runtime(runtime: RuntimeConfig, device: torch.device, small_work: bool = False) -> int:
     """The process-wide torch settings of `runtime`: threads, denormal flushing (CPU), TF32 (CUDA). Entry points
-    (the CLI, `seqgan.train`) call this once; building a trainer does not."""
+    (the CLI, `seqgan.train`) call this once; building a trainer does not. Returns the number of CPU threads.
+
+    `runtime.threads = 0` chooses (seqgan.cpu.choose_threads): one thread for `small_work`, else torch's default
+    capped at the CPUs idle now, so that a core another process keeps busy does not stall every parallel
+    operation. An OMP_NUM_THREADS in the environment is the user's choice and is kept."""
     if runtime.threads:
         torch.set_num_threads(runtime.threads)
+    elif device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(choose_threads(torch.get_num_threads(), small_work, None if small_work else idle_cpus()))
     if device.type == "cpu":
         torch.set_flush_denormal(runtime.flush_denormal)
     else:
         torch.backends.cuda.matmul.allow_tf32 = runtime.tf32
         torch.backends.cudnn.allow_tf32 = runtime.tf32
+    return torch.get_num_threads()
 
 
-def has_bf16_matmul(device: torch.device) -> bool:
-    """Whether this device multiplies bfloat16 matrices natively: AMX or AVX512-BF16 on CPU, bf16 on CUDA."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type != "cpu":
-        return False
-    return torch.backends.mkldnn.is_available() and bool(cpu_flags() & {"amx_bf16", "avx512_bf16"})
-
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags as Linux lists them (/proc/cpuinfo); empty elsewhere."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+def is_small_work(cfg: Config) -> bool:
+    """Whether a run's largest recurring operation, D_φ's forward pass over a batch, is too small for a second
+    thread to pay (seqgan.cpu.SMALL_WORK_FLOPS)."""
+    d = cfg.discriminator
+    seq_len = cfg.oracle.seq_len if cfg.data.source == "oracle" else cfg.data.max_len or 32  # 0: the corpus decides
+    return discriminator_batch_flops(d.filter_sizes, d.num_filters, d.emb_dim, seq_len, d.batch_size) < SMALL_WORK_FLOPS
 
 
 def compute_dtype(runtime: RuntimeConfig, device: torch.device) -> torch.dtype:

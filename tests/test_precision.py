@@ -5,9 +5,10 @@ import torch
 
 import seqgan.kernels.conv as conv_kernels
 from seqgan.config import ConfigError, RuntimeConfig, preset
+from seqgan.cpu import has_bf16_matmul
 from seqgan.discriminator import Discriminator
 from seqgan.kernels.conv import reference_forward
-from seqgan.train import SeqGANTrainer, compute_dtype, has_bf16_matmul
+from seqgan.train import SeqGANTrainer, compute_dtype
 
 BF16 = torch.bfloat16
 

@@ -1,0 +1,94 @@
+"""What this CPU offers a run: bfloat16 matrix units, and how many threads to use on a machine others share.
+
+Threads: torch uses one OpenMP thread per core by default. When another process keeps one of those cores busy,
+every parallel operation waits at its barrier for the thread that is not running, and small operations become
+10–50× slower than on one thread (measured on the project's 2-core machine: a tiny-preset run went from 2 s to
+80–100 s). `choose_threads` therefore counts the cores that are idle when a run starts, and runs work too small
+to gain from a second thread on one thread (benchmarks/bench_threads.py measures both).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+
+import torch
+
+PROC_STAT = Path("/proc/stat")
+PROC_CPUINFO = Path("/proc/cpuinfo")
+SMALL_WORK_FLOPS = 20e6
+"""Below this many FLOPs in D_φ's forward pass over one batch (the run's largest recurring operation) a run is
+'small work': one thread. The tiny preset's D does ~0.3 MFLOP a batch, the small preset's ~70 MFLOP, the paper's
+~1.7 GFLOP."""
+IDLE_SAMPLE_S = 0.2
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags as Linux lists them (/proc/cpuinfo); empty elsewhere."""
+    try:
+        with PROC_CPUINFO.open(encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def has_bf16_matmul(device: torch.device) -> bool:
+    """Whether this device multiplies bfloat16 matrices natively: AMX or AVX512-BF16 on CPU, bf16 on CUDA."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    return torch.backends.mkldnn.is_available() and bool(cpu_flags() & {"amx_bf16", "avx512_bf16"})
+
+
+def _busy_idle_ticks() -> tuple[int, int] | None:
+    """(busy, idle) clock ticks of all CPUs since boot from /proc/stat; None where there is none."""
+    try:
+        fields = PROC_STAT.read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu" or len(fields) < 5:
+        return None
+    ticks = [int(x) for x in fields[1:9]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return sum(ticks) - idle, idle
+
+
+def idle_cpus(sample_s: float = IDLE_SAMPLE_S) -> float | None:
+    """How many CPUs' worth of time went idle over `sample_s` seconds (this process sleeping meanwhile), or None
+    where /proc/stat cannot tell."""
+    start = _busy_idle_ticks()
+    time.sleep(sample_s)
+    end = _busy_idle_ticks()
+    if start is None or end is None:
+        return None
+    busy, idle = end[0] - start[0], end[1] - start[1]
+    if busy + idle <= 0:
+        return None
+    return (os.cpu_count() or 1) * idle / (busy + idle)
+
+
+def choose_threads(default: int, small_work: bool, idle: float | None) -> int:
+    """Threads for a run: 1 for small work; else torch's default capped at the CPUs idle now (at least 1).
+
+    `idle` is `idle_cpus()`: a core that is 70% idle counts (a process waking now and then must not cost a whole
+    thread), one that is busy most of the time does not."""
+    if small_work:
+        return 1
+    if idle is None:
+        return default
+    return max(1, min(default, math.floor(idle + 0.3)))
+
+
+def discriminator_batch_flops(filter_sizes: list[int], num_filters: list[int], emb_dim: int, seq_len: int,
+                              batch_size: int) -> float:
+    """FLOPs of D_φ's forward pass over one batch: its convolutions and its highway."""
+    length = max(seq_len, max(filter_sizes))
+    conv = sum(2 * (length - w + 1) * w * emb_dim * n for w, n in zip(filter_sizes, num_filters))
+    total = sum(num_filters)
+    return float(batch_size * (conv + 2 * 2 * total * total))

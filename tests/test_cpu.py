@@ -1,0 +1,85 @@
+"""seqgan.cpu: threads on a shared machine, and what the CPU offers."""
+
+import sys
+
+import pytest
+import torch
+
+import seqgan.cpu as cpu
+from seqgan.config import preset
+from seqgan.train import configure_runtime, is_small_work
+
+
+def _stat(path, busy, idle):
+    # cpu user nice system idle iowait irq softirq steal
+    path.write_text(f"cpu  {busy} 0 0 {idle} 0 0 0 0 0 0\ncpu0 0 0 0 0 0 0 0 0 0 0\n")
+    return path
+
+
+def test_idle_cpus_counts_the_idle_share_of_every_cpu_over_the_sample(tmp_path, monkeypatch):
+    stat = _stat(tmp_path / "stat", busy=1000, idle=1000)
+    monkeypatch.setattr(cpu, "PROC_STAT", stat)
+    monkeypatch.setattr(cpu.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(cpu.time, "sleep", lambda s: _stat(stat, busy=1000 + 30, idle=1000 + 10))  # one core busy 3/4
+    assert cpu.idle_cpus() == pytest.approx(2 * 10 / 40)
+    monkeypatch.setattr(cpu, "PROC_STAT", tmp_path / "missing")
+    assert cpu.idle_cpus() is None
+
+
+@pytest.mark.parametrize("default, small, idle, expected", [
+    (2, True, 2.0, 1),     # small work: one thread, however idle the machine
+    (2, False, None, 2),   # cannot tell: torch's default
+    (2, False, 1.95, 2),   # an idle machine: all of them
+    (2, False, 1.75, 2),   # a core 25% busy still counts
+    (2, False, 1.1, 1),    # another process keeps one core busy: one thread, off the cliff
+    (2, False, 0.2, 1),    # everything busy: still one
+    (8, False, 3.0, 3),    # never more than are idle
+    (2, False, 6.0, 2),    # never more than torch's default
+])
+def test_choose_threads(default, small, idle, expected):
+    assert cpu.choose_threads(default, small, idle) == expected
+
+
+def test_discriminator_batch_flops_counts_convolutions_and_highway():
+    # widths 2 and 3 over length 5, 4 and 6 filters, emb 3: convs 2·4·2·3·4 + 2·3·3·3·6; highway 2·2·10·10; batch 7
+    assert cpu.discriminator_batch_flops([2, 3], [4, 6], 3, 5, 7) == 7 * (192 + 324 + 400)
+    # sequences shorter than the widest filter are padded to it, as D does
+    assert cpu.discriminator_batch_flops([4], [1], 1, 2, 1) == 2 * 1 * 4 * 1 * 1 + 4
+
+
+def test_the_presets_small_work_is_the_tiny_one():
+    assert is_small_work(preset("tiny"))
+    assert not is_small_work(preset("small")) and not is_small_work(preset("paper"))
+
+
+def test_threads_follow_the_setting_the_environment_or_the_idle_cpus(monkeypatch):
+    before = torch.get_num_threads()
+    cpu_device = torch.device("cpu")
+    runtime = preset("small").runtime
+    try:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        monkeypatch.setattr(sys.modules["seqgan.train"], "idle_cpus", lambda: 1.0)  # `seqgan.train` is also a function
+        torch.set_num_threads(2)
+        assert configure_runtime(runtime, cpu_device) == 1  # one core busy elsewhere: one thread
+        torch.set_num_threads(2)
+        assert configure_runtime(runtime, cpu_device, small_work=True) == 1
+        torch.set_num_threads(2)
+        assert configure_runtime(preset("small").override(["runtime.threads=2"]).runtime, cpu_device) == 2  # as set
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        torch.set_num_threads(2)
+        assert configure_runtime(runtime, cpu_device) == 2  # the user's environment wins
+    finally:
+        torch.set_num_threads(before)
+        torch.set_flush_denormal(False)
+
+
+def test_bf16_matmul_is_read_from_the_cpu_flags(tmp_path, monkeypatch):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor: 0\nflags\t\t: fpu sse avx512f amx_bf16 amx_tile\n")
+    monkeypatch.setattr(cpu, "PROC_CPUINFO", info)
+    assert cpu.cpu_flags() >= {"amx_bf16", "avx512f"}
+    assert cpu.has_bf16_matmul(torch.device("cpu")) == torch.backends.mkldnn.is_available()
+    info.write_text("flags: fpu sse avx2\n")
+    assert not cpu.has_bf16_matmul(torch.device("cpu"))
+    monkeypatch.setattr(cpu, "PROC_CPUINFO", tmp_path / "missing")
+    assert cpu.cpu_flags() == set()
