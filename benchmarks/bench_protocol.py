@@ -8,6 +8,7 @@ rewards + update) and the G_β sync. The protocol's time is each piece's median 
 evaluations every 5 epochs/rounds and at the end of each phase).
 
     .venv/bin/python benchmarks/bench_protocol.py --json benchmarks/results/protocol.json
+    .venv/bin/python benchmarks/bench_protocol.py --set "runtime.precision='bf16'"   # D_φ in bfloat16
     .venv/bin/python benchmarks/bench_protocol.py --quick     # the tiny preset: checks the script runs
 """
 
@@ -67,23 +68,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--repeats", type=int, default=None, help="timed repeats per piece (default 3; 1 with --quick)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting of the preset, e.g. runtime.precision='bf16' (repeatable)")
     add_max_steal_option(p)
     args = p.parse_args(argv)
     args.max_steal = max_steal(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     repeats = args.repeats or (1 if args.quick else 3)
-    cfg = preset("tiny" if args.quick else "paper").override(["runtime.device='cpu'"])
+    cfg = preset("tiny" if args.quick else "paper").override(["runtime.device='cpu'", *args.set])
     trainer = SeqGANTrainer(cfg)
-    trainer.rollout = Rollout(trainer.generator, cfg.train.update_rate)
+    method = trainer.method  # SeqGAN: the paper's g-step, d-step and G_β sync
+    method.rollout = Rollout(trainer.generator, cfg.train.update_rate)
     t = cfg.train
     pieces = {
-        "mle_epoch": (f"one MLE epoch ({len(trainer.real_data):,} sequences)", trainer.mle_epoch),
+        "mle_epoch": (f"one MLE epoch ({len(trainer.real_data):,} sequences)", method.pretrain_epoch),
         "evaluate": (f"one evaluation ({cfg.oracle.num_eval:,} samples for NLL_oracle; NLL_test of {cfg.oracle.num_test:,})",
                      trainer.evaluate),
-        "d_step": (f"one d-step ({t.num_negatives:,} negatives + {t.d_epochs} epochs)", lambda: trainer.d_step(t.d_epochs)),
-        "g_step": (f"one g-step ({cfg.generator.batch_size} sequences × {t.rollout_num} rollouts)", trainer.g_step),
-        "rollout_sync": ("G_β sync", lambda: trainer.rollout.update(trainer.generator)),
+        "d_step": (f"one d-step ({t.num_negatives:,} negatives + {t.d_epochs} epochs)",
+                   lambda: method.discriminator_step(t.d_epochs)),
+        "g_step": (f"one g-step ({cfg.generator.batch_size} sequences × {t.rollout_num} rollouts)", method.g_step),
+        "rollout_sync": ("G_β sync", method.sync_rollout_policy),
     }
     wait_for_quiet(args.max_steal)
     env = {**environment(), "matmul_gflops": matmul_gflops()}
@@ -95,9 +100,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         rows[key] = {"title": title, "times_s": times, "median_s": median, "count": counts[key], "total_s": median * counts[key],
                      "steal_runs": steals, "steal": steal_summary(steals)}
     total = sum(r["total_s"] for r in rows.values())
-    results = {"env": env, "preset": "tiny" if args.quick else "paper", "repeats": repeats, "pieces": rows,
-               "protocol_s": total}
-    lines = [f"Machine: {env['cpu_model']}, {env['torch_threads']} threads, torch {env['torch_version']}; "
+    results = {"env": env, "preset": "tiny" if args.quick else "paper", "settings": args.set, "repeats": repeats,
+               "pieces": rows, "protocol_s": total}
+    lines = [f"Settings: {', '.join(args.set) or 'the preset'}. "
+             f"Machine: {env['cpu_model']}, {env['torch_threads']} threads, torch {env['torch_version']}; "
              f"matmul {env['matmul_gflops']:.0f} GFLOP/s; {env['date_utc']}; `{env['command']}`", "",
              steal_note(args.max_steal), "",
              "| piece | median (s) | steal while timed (median / max) | times in the protocol | protocol total (s) |",
