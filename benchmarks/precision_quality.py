@@ -3,7 +3,7 @@
 Each bf16 run starts from the float32 run's own MLE-pretrained G_θ (`<table1>/seedN/pretrain`): MLE pretraining
 never trains D_φ, whose precision is the only difference, so both rows share everything up to D's pretraining.
 Then D's pretraining and the adversarial rounds run with `runtime.precision = "bf16"`. The table gives the final
-NLL_oracle and NLL_test of both, the difference of the means and Welch's p-value, and the wall time of each run.
+NLL_oracle and NLL_test of both, the difference of the means and Welch's p-value (speed: bench_precision.py).
 
 The quality test of issue 16: p > 0.05 and means within 0.03 nats on both measures.
 
@@ -32,7 +32,7 @@ TOLERANCE = 0.03  # nats: the largest difference of means the quality test allow
 
 def final(run_dir: Path) -> dict[str, float]:
     summary = json.loads((run_dir / "summary.json").read_text())
-    return {**summary["final"], "wall_time_s": summary.get("wall_time_s", float("nan"))}
+    return summary["final"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,11 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     lines = ["| measure | float32 (mean ± std) | bfloat16 (mean ± std) | bf16 − fp32 | Welch p "
              f"| within {TOLERANCE} and p > 0.05 |",
              "|---|---|---|---:|---:|---|"]
-    for key, label in (*MEASURES, ("wall_time_s", "wall time of a run (s)")):
+    for key, label in MEASURES:
         a, b = [r[key] for r in fp32], [r[key] for r in bf16]
         (ma, sa), (mb, sb) = mean_std(a), mean_std(b)
         p = welch_t_test(b, a)[2] if len(a) > 1 else float("nan")
-        verdict = ("yes" if abs(mb - ma) <= TOLERANCE and p > 0.05 else "**no**") if key != "wall_time_s" else ""
+        verdict = "yes" if abs(mb - ma) <= TOLERANCE and p > 0.05 else "**no**"
         lines.append(f"| {label} | {ma:.3f} ± {sa:.3f} | {mb:.3f} ± {sb:.3f} | {mb - ma:+.3f} | {p:.3f} | {verdict} |")
     seeds = "\n".join(f"| {s} | {f['nll_oracle']:.3f} | {b['nll_oracle']:.3f} | {f['nll_test']:.3f} | {b['nll_test']:.3f} |"
                       for s, (f, b) in enumerate(zip(fp32, bf16)))
