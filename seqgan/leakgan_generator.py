@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqgan.generator import LogitsLikelihood
 from seqgan.kernels.sampling import sample_from_logits
+from seqgan.likelihood import LogitsLikelihood
 
 FeatureFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """(tokens (N, T), keep (N, T) bool) → D_φ's feature vector (N, F) of the kept positions, without gradient."""

@@ -27,13 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqgan.generator import LogitsLikelihood
 from seqgan.kernels.sampling import sample_from_logits
+from seqgan.likelihood import FusedLikelihood
 
 LAYER_NORM_EPS = 1e-12  # tf.contrib.layers.layer_norm's variance epsilon
 
 
-class RelationalMemoryGenerator(LogitsLikelihood, nn.Module):
+class RelationalMemoryGenerator(FusedLikelihood, nn.Module):
     """Embedding → relational memory (attention over [memory; input], MLP, gated update) → linear logits.
 
     With an `eos_token` a sequence ends at its first end token: sampling writes `pad_token` after it, and the
@@ -117,8 +117,8 @@ class RelationalMemoryGenerator(LogitsLikelihood, nn.Module):
         start_Bx1 = torch.full_like(tokens_BxT[:, :1], self.start_token)
         return torch.cat([start_Bx1, tokens_BxT[:, :-1]], dim=1)  # (B, T): y_t is predicted from y_<t
 
-    def forward(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
-        """Logits of every position given the true prefix: (B, T, V)."""
+    def memories(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
+        """vec(M_t) of every position given the true prefix: (B, T, S·d)."""
         B, T = tokens_BxT.shape
         x_BxTxD = self.input_proj(self.embedding(self._inputs(tokens_BxT)))  # every input projected at once
         memory = self.initial_state(B)
@@ -126,7 +126,16 @@ class RelationalMemoryGenerator(LogitsLikelihood, nn.Module):
         for t in range(T):
             memory = self.cell(x_BxTxD[:, t], memory)
             memories.append(memory.flatten(1))
-        return self.output(torch.stack(memories, dim=1))
+        return torch.stack(memories, dim=1)
+
+    def forward(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
+        """Logits of every position given the true prefix: (B, T, V)."""
+        return self.output(self.memories(tokens_BxT))
+
+    def _hidden_and_output(self, tokens_BxT: torch.Tensor, temperature: float
+                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The memories (B·T, S·d) and the output layer scaled by 1/τ, for the fused NLL (seqgan.likelihood)."""
+        return (self.memories(tokens_BxT).flatten(0, 1), *self._scaled_output(temperature))
 
     # ---- sampling -----------------------------------------------------------------------------
     @torch.no_grad()

@@ -14,9 +14,11 @@ import torch.nn.functional as F
 
 from seqgan.cli import main
 from seqgan.config import preset
+from seqgan.data import valid_mask
 from seqgan.errors import ConfigError
 from seqgan.generator import Generator
 from seqgan.kernels.sampling import reference_sample_from_logits
+from seqgan.likelihood import LogitsLikelihood
 from seqgan.methods.relgan import (
     SCHEDULES,
     RelGANCritic,
@@ -92,6 +94,23 @@ def test_teacher_forced_log_probabilities_of_sampled_tokens_equal_the_step_by_st
     torch.testing.assert_close(-g.token_nll(rollout.tokens_NxT), step_log_p, rtol=1e-10, atol=1e-12)
     # (the LSTM's fused MLE loss weighs in float32)
     torch.testing.assert_close(g.nll(rollout.tokens_NxT), -step_log_p.mean(), rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("eos", [None, 4])
+def test_the_fused_likelihood_equals_the_plain_one_on_full_logits_with_gradients(eos):
+    g = _rmc(eos=eos)
+    tokens = torch.randint(2, V, (7, T))
+    if eos is not None:
+        tokens[:3, 2] = eos  # some sequences end early
+    for tau in (1.0, 0.7):
+        assert torch.allclose(g.token_nll(tokens, tau), LogitsLikelihood.token_nll(g, tokens, tau), atol=1e-12)
+    count = tokens.numel() if eos is None else int(valid_mask(tokens, eos).sum())
+    plain_nll = LogitsLikelihood.token_nll(g, tokens).sum() / count
+    assert g.nll_of(tokens, batch_size=3) == pytest.approx(plain_nll.item(), abs=1e-12)
+    fused = torch.autograd.grad(g.nll(tokens), list(g.parameters()))
+    plain = torch.autograd.grad(plain_nll, list(g.parameters()))
+    for a, b in zip(fused, plain):
+        assert torch.allclose(a, b, atol=1e-12)
 
 
 def test_sequences_end_at_the_end_token():
