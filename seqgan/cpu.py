@@ -23,6 +23,11 @@ SMALL_WORK_FLOPS = 20e6
 'small work': one thread. The tiny preset's D does ~0.3 MFLOP a batch, the small preset's ~70 MFLOP, the paper's
 ~1.7 GFLOP."""
 IDLE_SAMPLE_S = 0.2
+BF16_MIN_FLOPS = 500e6
+"""runtime.precision = 'auto' runs D_φ in bfloat16 from this many FLOPs in its forward pass over one batch: measured
+on this project's CPU (1 thread, interleaved), the small preset's D (~70 MFLOP a batch) trained 10% slower in
+bfloat16 and the tiny one's 45% slower (the conversions outweigh the GEMMs); the paper's D (~1.7 GFLOP) 1.30×
+faster (benchmarks/RESULTS.md)."""
 
 
 def cpu_flags() -> set[str]:

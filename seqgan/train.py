@@ -24,7 +24,14 @@ import torch
 
 from seqgan import steps
 from seqgan.config import Config, RuntimeConfig, migrate_legacy
-from seqgan.cpu import SMALL_WORK_FLOPS, choose_threads, discriminator_batch_flops, has_bf16_matmul, idle_cpus
+from seqgan.cpu import (
+    BF16_MIN_FLOPS,
+    SMALL_WORK_FLOPS,
+    choose_threads,
+    discriminator_batch_flops,
+    has_bf16_matmul,
+    idle_cpus,
+)
 from seqgan.data import BOS_ID, PAD_ID, Corpus, load_corpus
 from seqgan.discriminator import Discriminator
 from seqgan.distributed import RANK_SEED_STRIDE, Distributed, from_env, local_rank, loss_runner
@@ -61,17 +68,24 @@ def configure_runtime(runtime: RuntimeConfig, device: torch.device, small_work: 
     return torch.get_num_threads()
 
 
-def is_small_work(cfg: Config) -> bool:
-    """Whether a run's largest recurring operation, D_φ's forward pass over a batch, is too small for a second
-    thread to pay (seqgan.cpu.SMALL_WORK_FLOPS)."""
+def discriminator_flops(cfg: Config) -> float:
+    """FLOPs of D_φ's forward pass over one batch, the run's largest recurring operation."""
     d = cfg.discriminator
     seq_len = cfg.oracle.seq_len if cfg.data.source == "oracle" else cfg.data.max_len or 32  # 0: the corpus decides
-    return discriminator_batch_flops(d.filter_sizes, d.num_filters, d.emb_dim, seq_len, d.batch_size) < SMALL_WORK_FLOPS
+    return discriminator_batch_flops(d.filter_sizes, d.num_filters, d.emb_dim, seq_len, d.batch_size)
 
 
-def compute_dtype(runtime: RuntimeConfig, device: torch.device) -> torch.dtype:
-    """The dtype of D_φ's GEMMs under `runtime.precision` on this device."""
-    if runtime.precision == "bf16" or (runtime.precision == "auto" and has_bf16_matmul(device)):
+def is_small_work(cfg: Config) -> bool:
+    """Whether D_φ's forward pass over a batch is too small for a second thread to pay (seqgan.cpu.SMALL_WORK_FLOPS)."""
+    return discriminator_flops(cfg) < SMALL_WORK_FLOPS
+
+
+def compute_dtype(cfg: Config, device: torch.device) -> torch.dtype:
+    """The dtype of D_φ's GEMMs under `runtime.precision` on this device: 'auto' is bfloat16 where the device multiplies
+    it natively and D is large enough to gain (seqgan.cpu.BF16_MIN_FLOPS)."""
+    precision = cfg.runtime.precision
+    if precision == "bf16" or (precision == "auto" and has_bf16_matmul(device)
+                               and discriminator_flops(cfg) >= BF16_MIN_FLOPS):
         return torch.bfloat16
     return torch.float32
 
@@ -193,7 +207,7 @@ class SeqGANTrainer:
         # D_φ is drawn in every run, right after G_θ, whether or not the method trains it: every method then
         # makes the same draws up to the end of pretraining and can share one pretrained G_θ (reproduce.py).
         self.discriminator = build_discriminator(cfg, vocab_size, self.seq_len, self.eos).to(self.device)
-        self.discriminator.set_compute_dtype(compute_dtype(cfg.runtime, self.device))
+        self.discriminator.set_compute_dtype(compute_dtype(cfg, self.device))
         if self.dist.enabled:
             # Same models and data on every rank; different samples from here on (rank 0 keeps the
             # single-process stream). Each rank's share of the batches must be whole.

@@ -1,11 +1,12 @@
 """runtime.precision: D_φ's GEMMs in bfloat16 against the float32 D on the same weights."""
 
+import sys
+
 import pytest
 import torch
 
 import seqgan.kernels.conv as conv_kernels
 from seqgan.config import ConfigError, RuntimeConfig, preset
-from seqgan.cpu import has_bf16_matmul
 from seqgan.discriminator import Discriminator
 from seqgan.kernels.conv import reference_forward
 from seqgan.train import SeqGANTrainer, compute_dtype
@@ -117,13 +118,21 @@ def test_float32_compute_is_the_plain_path_and_float64_models_keep_their_precisi
         d.set_compute_dtype(torch.float16)
 
 
-def test_precision_setting_is_checked_and_resolved():
+@pytest.mark.parametrize("hardware", [True, False])
+def test_precision_setting_is_checked_and_resolved(hardware, monkeypatch):
     with pytest.raises(ConfigError, match="runtime.precision"):
         RuntimeConfig(precision="fp16")
+    monkeypatch.setattr(sys.modules["seqgan.train"], "has_bf16_matmul", lambda device: hardware)
     cpu = torch.device("cpu")
-    assert compute_dtype(RuntimeConfig(precision="fp32"), cpu) == torch.float32
-    assert compute_dtype(RuntimeConfig(precision="bf16"), cpu) == BF16
-    assert compute_dtype(RuntimeConfig(precision="auto"), cpu) == (BF16 if has_bf16_matmul(cpu) else torch.float32)
+
+    def resolved(name, precision):
+        return compute_dtype(preset(name).override([f"runtime.precision={precision!r}"]), cpu)
+
+    assert resolved("small", "fp32") == torch.float32 and resolved("small", "bf16") == BF16
+    # 'auto': bf16 only with the hardware and a D large enough to gain (the paper's, not the small or tiny one's)
+    assert resolved("paper", "auto") == (BF16 if hardware else torch.float32)
+    assert resolved("small", "auto") == torch.float32 and resolved("tiny", "auto") == torch.float32
+    assert preset("paper").runtime.precision == "auto" and preset("small").runtime.precision == "fp32"
 
 
 def test_a_trainer_runs_its_discriminator_in_the_configured_precision(tmp_path):
