@@ -222,7 +222,7 @@ def train(cfg: Config, out_dir: str | Path, resume: bool = False, callbacks: Cal
 def _train_in(cfg: Config, run_dir: Path, resume: bool, callbacks: Callbacks | None, init_from: str | Path | None,
               ctx: distributed.Distributed) -> dict[str, Any]:
     """The body of `train` once rank 0 holds the prepared run folder."""
-    configure_runtime(cfg.runtime, resolve_device(cfg.runtime.device), is_small_work(cfg))
+    threads = configure_runtime(cfg.runtime, resolve_device(cfg.runtime.device), is_small_work(cfg))
     trainer = SeqGANTrainer(cfg, run_dir)
     resumed = trainer.resume() if resume else False
     if init_from is not None and not resumed:
@@ -240,6 +240,9 @@ def _train_in(cfg: Config, run_dir: Path, resume: bool, callbacks: Callbacks | N
     package_log = logging.getLogger("seqgan")
     package_log.addHandler(handler)
     package_log.setLevel(logging.INFO)
+    d_dtype = trainer.discriminator.compute_dtype or torch.float32
+    log.info("device %s, %d CPU threads, D_φ's GEMMs in %s (runtime.precision = %r)", trainer.device, threads,
+             str(d_dtype).removeprefix("torch."), cfg.runtime.precision)
     try:
         trainer.fit()
         summary = finish_run(trainer, run_dir)
