@@ -26,7 +26,7 @@ import torch
 
 from seqgan.config import Config, preset
 from seqgan.rollout import Rollout
-from seqgan.train import SeqGANTrainer
+from seqgan.train import SeqGANTrainer, configure_runtime, is_small_work
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_adversarial_step import emit, environment, matmul_gflops  # noqa: E402
@@ -73,10 +73,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     add_max_steal_option(p)
     args = p.parse_args(argv)
     args.max_steal = max_steal(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     repeats = args.repeats or (1 if args.quick else 3)
     cfg = preset("tiny" if args.quick else "paper").override(["runtime.device='cpu'", *args.set])
+    configure_runtime(cfg.runtime, torch.device("cpu"), is_small_work(cfg))  # as `seqgan train`: denormals flushed
+    if args.threads:
+        torch.set_num_threads(args.threads)
     trainer = SeqGANTrainer(cfg)
     method = trainer.method  # SeqGAN: the paper's g-step, d-step and G_β sync
     method.rollout = Rollout(trainer.generator, cfg.train.update_rate)
