@@ -208,6 +208,9 @@ class SeqGANTrainer:
         # makes the same draws up to the end of pretraining and can share one pretrained G_θ (reproduce.py).
         self.discriminator = build_discriminator(cfg, vocab_size, self.seq_len, self.eos).to(self.device)
         self.discriminator.set_compute_dtype(compute_dtype(cfg, self.device))
+        if cfg.runtime.precision == "bf16" and not has_bf16_matmul(self.device):
+            log.warning("runtime.precision = 'bf16' on a %s without native bfloat16 matrix units: its bfloat16 GEMMs are "
+                        "emulated and slower than float32; 'auto' would choose float32 here", self.device.type.upper())
         if self.dist.enabled:
             # Same models and data on every rank; different samples from here on (rank 0 keeps the
             # single-process stream). Each rank's share of the batches must be whole.

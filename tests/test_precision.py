@@ -145,3 +145,14 @@ def test_a_trainer_runs_its_discriminator_in_the_configured_precision(tmp_path):
     assert all(torch.isfinite(p).all() for p in trainer.discriminator.parameters())
     fp32 = SeqGANTrainer(preset("tiny"), tmp_path / "fp32")
     assert fp32.discriminator.compute_dtype is None
+
+
+def test_forcing_bf16_without_the_hardware_warns_that_it_is_emulated(monkeypatch, caplog):
+    monkeypatch.setattr(sys.modules["seqgan.train"], "has_bf16_matmul", lambda device: False)
+    with caplog.at_level("WARNING", logger="seqgan.train"):
+        SeqGANTrainer(preset("tiny").override(["runtime.precision='bf16'"]))
+    assert "emulated" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="seqgan.train"):
+        SeqGANTrainer(preset("tiny").override(["runtime.precision='auto'"]))
+    assert "emulated" not in caplog.text
