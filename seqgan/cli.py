@@ -259,7 +259,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         return 0
     if args.experiment == "table1":
         print((args.out / "table1.md").read_text(encoding="utf-8"))
-        print(f"written in {args.out}: table1.md, table1.json, figure2.png, temperature_sweep.png")
+        written = ["table1.md", "table1.json", "figure2.png", "temperature_sweep.png"]
+        if (args.out / "frontier.md").is_file() and "mle" in (args.methods or "mle").split(","):
+            print((args.out / "frontier.md").read_text(encoding="utf-8"))
+            written += ["frontier.md", "frontier.json", "frontier.png"]
+        print(f"written in {args.out}: {', '.join(written)}")
     else:
         print("| strategy (g-steps/d-steps/k) | final NLL_oracle | best NLL_oracle |\n|---|---|---|")
         for row in result.values():
