@@ -23,6 +23,9 @@ SMALL_WORK_FLOPS = 20e6
 'small work': one thread. The tiny preset's D does ~0.3 MFLOP a batch, the small preset's ~70 MFLOP, the paper's
 ~1.7 GFLOP."""
 IDLE_SAMPLE_S = 0.2
+TORCH_DEFAULT_THREADS = torch.get_num_threads()
+"""torch's own thread count, read before any run changed it: `runtime.threads = 0` caps this, not whatever an earlier
+run in the same process chose (one small or crowded run must not leave every later one on one thread)."""
 BF16_MIN_FLOPS = 500e6
 """runtime.precision = 'auto' runs D_φ in bfloat16 from this many FLOPs in its forward pass over one batch: measured
 on this project's CPU (1 thread, interleaved), the small preset's D (~70 MFLOP a batch) trained 10% slower in

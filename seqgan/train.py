@@ -27,6 +27,7 @@ from seqgan.config import Config, RuntimeConfig, migrate_legacy
 from seqgan.cpu import (
     BF16_MIN_FLOPS,
     SMALL_WORK_FLOPS,
+    TORCH_DEFAULT_THREADS,
     choose_threads,
     discriminator_batch_flops,
     has_bf16_matmul,
@@ -59,7 +60,7 @@ def configure_runtime(runtime: RuntimeConfig, device: torch.device, small_work: 
     if runtime.threads:
         torch.set_num_threads(runtime.threads)
     elif device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(choose_threads(torch.get_num_threads(), small_work, None if small_work else idle_cpus()))
+        torch.set_num_threads(choose_threads(TORCH_DEFAULT_THREADS, small_work, None if small_work else idle_cpus()))
     if device.type == "cpu":
         torch.set_flush_denormal(runtime.flush_denormal)
     else:

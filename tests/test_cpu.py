@@ -63,6 +63,11 @@ def test_threads_follow_the_setting_the_environment_or_the_idle_cpus(monkeypatch
         assert configure_runtime(runtime, cpu_device) == 1  # one core busy elsewhere: one thread
         torch.set_num_threads(2)
         assert configure_runtime(runtime, cpu_device, small_work=True) == 1
+        # A later run in the same process starts again from torch's own count, not the 1 chosen before.
+        monkeypatch.setattr(sys.modules["seqgan.train"], "TORCH_DEFAULT_THREADS", 2)
+        monkeypatch.setattr(sys.modules["seqgan.train"], "idle_cpus", lambda: 2.0)
+        assert configure_runtime(runtime, cpu_device) == 2
+        monkeypatch.setattr(sys.modules["seqgan.train"], "idle_cpus", lambda: 1.0)
         torch.set_num_threads(2)
         assert configure_runtime(preset("small").override(["runtime.threads=2"]).runtime, cpu_device) == 2  # as set
         monkeypatch.setenv("OMP_NUM_THREADS", "2")
