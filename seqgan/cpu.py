@@ -27,10 +27,10 @@ TORCH_DEFAULT_THREADS = torch.get_num_threads()
 """torch's own thread count, read before any run changed it: `runtime.threads = 0` caps this, not whatever an earlier
 run in the same process chose (one small or crowded run must not leave every later one on one thread)."""
 BF16_MIN_FLOPS = 500e6
-"""runtime.precision = 'auto' runs D_φ in bfloat16 from this many FLOPs in its forward pass over one batch: measured
-on this project's CPU (1 thread, interleaved), the small preset's D (~70 MFLOP a batch) trained 10% slower in
-bfloat16 and the tiny one's 45% slower (the conversions outweigh the GEMMs); the paper's D (~1.7 GFLOP) 1.30×
-faster (benchmarks/RESULTS.md)."""
+"""runtime.precision = 'auto' runs D_φ in bfloat16 from this many FLOPs in its forward pass over one batch. In an
+ad-hoc probe on this project's CPU (1 thread, interleaved, a loaded machine; not a committed script), the small
+preset's D (~70 MFLOP a batch) trained 10% slower in bfloat16 and the tiny one's 45% slower (the conversions
+outweigh the GEMMs); the paper's D (~1.7 GFLOP) 1.30× faster (benchmarks/bench_precision.py, RESULTS.md)."""
 
 
 def cpu_flags() -> set[str]:
