@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+import seqgan.cpu as seqgan_cpu
+
 PROC_STAT = Path("/proc/stat")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100  # /proc/stat units per second
 PROBE_N = 512  # the probe's matmul: long enough to keep both cores busy, short enough to check often
@@ -51,15 +53,8 @@ def steal_pct(summary: dict[str, float | None]) -> str:
 
 
 def cpu_ticks() -> list[int] | None:
-    """user nice system idle iowait irq softirq steal clock ticks of all CPUs since boot (guest time is in user), or
-    None where /proc/stat has no steal column."""
-    try:
-        fields = PROC_STAT.read_text().split("\n", 1)[0].split()
-    except OSError:
-        return None
-    if fields[0] != "cpu" or len(fields) < 9:
-        return None
-    return [int(x) for x in fields[1:9]]
+    """user nice system idle iowait irq softirq steal clock ticks of all CPUs since boot (seqgan.cpu.cpu_ticks)."""
+    return seqgan_cpu.cpu_ticks(PROC_STAT)
 
 
 def cpu_jiffies() -> tuple[int, int] | None:

@@ -54,15 +54,23 @@ def has_bf16_matmul(device: torch.device) -> bool:
     return torch.backends.mkldnn.is_available() and bool(cpu_flags() & {"amx_bf16", "avx512_bf16"})
 
 
-def _busy_idle_ticks() -> tuple[int, int] | None:
-    """(busy, idle) clock ticks of all CPUs since boot from /proc/stat; None where there is none."""
+def cpu_ticks(path: Path = PROC_STAT) -> list[int] | None:
+    """user nice system idle iowait irq softirq steal clock ticks of all CPUs since boot (guest time is in user), from
+    /proc/stat; None where there is none or it has no steal column."""
     try:
-        fields = PROC_STAT.read_text().split("\n", 1)[0].split()
+        fields = path.read_text().split("\n", 1)[0].split()
     except OSError:
         return None
-    if not fields or fields[0] != "cpu" or len(fields) < 5:
+    if not fields or fields[0] != "cpu" or len(fields) < 9:
         return None
-    ticks = [int(x) for x in fields[1:9]]
+    return [int(x) for x in fields[1:9]]
+
+
+def _busy_idle_ticks() -> tuple[int, int] | None:
+    """(busy, idle) clock ticks of all CPUs since boot; None where /proc/stat cannot tell."""
+    ticks = cpu_ticks(PROC_STAT)
+    if ticks is None:
+        return None
     idle = ticks[3] + ticks[4]  # idle + iowait
     return sum(ticks) - idle, idle
 
