@@ -129,6 +129,20 @@ def sampling_workload(args: argparse.Namespace, generator: Generator) -> Workloa
         note="FLOPs: output projection only, 2·N·T·H·V.")
 
 
+def mle_epoch(generator: torch.nn.Module, opt: torch.optim.Optimizer, loss_fn: Callable[[torch.Tensor], torch.Tensor],
+              real: torch.Tensor, order: torch.Tensor, batch: int, n_batches: int) -> float:
+    """`n_batches` MLE steps over real[order] (loss → backward → clip → Adam), as the trainer's MLE epoch; the mean loss."""
+    total = torch.zeros(())
+    for i in range(n_batches):
+        loss = loss_fn(real[order[i * batch:(i + 1) * batch]])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(generator.parameters(), GRAD_CLIP)
+        opt.step()
+        total += loss.detach()  # no .item() per batch: it would add a sync point the trainer does not have
+    return total.item() / max(1, n_batches)
+
+
 def mle_workload(args: argparse.Namespace, generator0: Generator, real: torch.Tensor) -> Workload:
     batches = len(real) // args.batch  # full batches only, as SeqGANTrainer.mle_epoch
     order = torch.randperm(len(real), generator=torch.Generator().manual_seed(args.seed))
@@ -138,21 +152,8 @@ def mle_workload(args: argparse.Namespace, generator0: Generator, real: torch.Te
         opt = torch.optim.Adam(generator.parameters(), lr=GEN_LR, fused=True)
         loss_fn = generator.nll if fast else (lambda b: logits_nll(generator, b))
         n_batches = min(batches, WARMUP_SEQUENCES // args.batch) if warmup else batches
-
-        def epoch() -> float:
-            total = torch.zeros(())
-            for i in range(n_batches):
-                batch = real[order[i * args.batch:(i + 1) * args.batch]]
-                loss = loss_fn(batch)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(generator.parameters(), GRAD_CLIP)
-                opt.step()
-                total += loss.detach()  # no .item() per batch: it would add a sync point the trainer does not have
-            return total.item() / max(1, n_batches)
-
         torch.manual_seed(args.seed)
-        return epoch
+        return lambda: mle_epoch(generator, opt, loss_fn, real, order, args.batch, n_batches)
 
     n = batches * args.batch
     return Workload(

@@ -1,14 +1,17 @@
-"""Does bfloat16 D_φ change what SeqGAN learns? Table 1's SeqGAN row in bf16 beside its float32 runs, same seeds.
+"""Does bfloat16 change what SeqGAN learns? Table 1's SeqGAN row in bf16 beside its float32 runs, same seeds.
 
-Each bf16 run starts from the float32 run's own MLE-pretrained G_θ (`<table1>/seedN/pretrain`): MLE pretraining
-never trains D_φ, whose precision is the only difference, so both rows share everything up to D's pretraining.
-Then D's pretraining and the adversarial rounds run with `runtime.precision = "bf16"`. The table gives the final
-NLL_oracle and NLL_test of both, the difference of the means and Welch's p-value (speed: bench_precision.py).
+`runtime.precision = "bf16"` runs D_φ's convolutions and highway and G_θ's gradient GEMMs (MLE, Eq. 8) in bfloat16.
+By default each bf16 run starts from the float32 run's own MLE-pretrained G_θ (`<table1>/seedN/pretrain`), so
+only D's pretraining and the adversarial rounds differ (D_φ's precision alone). With `--from-scratch` the bf16
+run trains from the start, MLE pretraining included, so G's bfloat16 gradients count too. The table gives the
+final NLL_oracle and NLL_test of both, the difference of the means and Welch's p-value (speed: bench_precision.py).
 
 The quality test of issue 16: p > 0.05 and means within 0.03 nats on both measures.
 
     .venv/bin/python benchmarks/precision_quality.py --table1 runs/table1-methods --out runs/precision-small --seeds 3
     .venv/bin/python benchmarks/precision_quality.py ... --report reports/precision-small/README.md   # also write it
+    .venv/bin/python benchmarks/precision_quality.py --table1 runs/table1-methods --out runs/precision-small-scratch \
+        --from-scratch --seeds 3 --report reports/precision-small/from-scratch.md
 
 Runs that finished are not redone (`--out` is reused, as `seqgan reproduce`).
 """
@@ -66,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--row", default="seqgan", help="the Table 1 row to compare (default seqgan)")
     parser.add_argument("--report", type=Path, help="also write the table as a Markdown report here")
+    parser.add_argument("--from-scratch", action="store_true",
+                        help="train the bf16 runs from the start (MLE pretraining in bf16 too) instead of from the "
+                             "float32 runs' pretrained G_θ")
     args = parser.parse_args(argv)
 
     fp32, bf16 = [], []
@@ -79,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = preset("small").override([f"seed={seed}", f"train.method={args.row!r}", "runtime.precision='bf16'"])
         run_dir = args.out / f"seed{seed}" / args.row
         if not (run_dir / "summary.json").is_file():
-            train(cfg, run_dir, resume=True, init_from=pretrained)
+            train(cfg, run_dir, resume=True, init_from=None if args.from_scratch else pretrained)
         fp32.append(final(reference))
         bf16.append(final(run_dir))
         print(f"seed {seed}: fp32 {fp32[-1]}  bf16 {bf16[-1]}", flush=True)
@@ -99,17 +105,25 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
-        figure = args.report.parent / "curves.png"
+        figure = args.report.parent / ("curves-from-scratch.png" if args.from_scratch else "curves.png")
+        if args.from_scratch:
+            start = ("Each bfloat16 run trains from the start with `runtime.precision = \"bf16\"` forced: MLE "
+                     "pretraining with G_θ's gradient GEMMs in bfloat16, then D's pretraining and the adversarial "
+                     "rounds with D_φ's convolutions and highway in bfloat16 too (at these sizes `auto` keeps "
+                     "float32: the small preset sets `fp32`).")
+        else:
+            start = ("Each bfloat16 run starts from its seed's float32 MLE pretraining (MLE never trains D_φ, whose "
+                     "precision is then the only difference), then pretrains D and runs the adversarial rounds with "
+                     "`runtime.precision = \"bf16\"` forced (at these sizes `auto` would keep float32: bfloat16 does "
+                     "not speed the small preset's D up).")
         plot_curves([(args.table1 / f"seed{s}" / args.row, args.out / f"seed{s}" / args.row) for s in range(args.seeds)],
                     figure)
         args.report.write_text(
-            f"# bfloat16 D_φ against float32: Table 1's {args.row} row, small preset, {args.seeds} seeds\n\n"
-            "Each bfloat16 run starts from its seed's float32 MLE pretraining (MLE never trains D_φ, whose precision "
-            "is the only difference), then pretrains D and runs the adversarial rounds with "
-            "`runtime.precision = \"bf16\"` forced (at these sizes `auto` would keep float32: bfloat16 does not speed "
-            "the small preset's D up). The float32 runs are Table 1's own (`reports/table1-methods-small`).\n\n"
+            f"# bfloat16 against float32: Table 1's {args.row} row, small preset, {args.seeds} seeds"
+            f"{', from scratch' if args.from_scratch else ''}\n\n"
+            f"{start} The float32 runs are Table 1's own (`reports/table1-methods-small`).\n\n"
             f"Command: `.venv/bin/python benchmarks/precision_quality.py --table1 {args.table1} --out {args.out} "
-            f"--seeds {args.seeds} --report {args.report}`  \n"
+            f"{'--from-scratch ' if args.from_scratch else ''}--seeds {args.seeds} --report {args.report}`  \n"
             f"Machine: {platform.machine()}, {platform.processor() or 'CPU'}; date {date.today().isoformat()}.\n\n"
             f"{table}\n\nPer seed:\n\n| seed | NLL_oracle fp32 | NLL_oracle bf16 | NLL_test fp32 | NLL_test bf16 |\n"
             f"|---|---:|---:|---:|---:|\n{seeds}\n\n"

@@ -265,12 +265,15 @@ class RuntimeConfig:
 
     precision: str = "fp32"
     """'fp32', 'bf16' or 'auto'. 'bf16': D_φ's convolutions and highway (training, and scoring the rewards) run as
-    bfloat16 GEMMs (Intel AMX or AVX512-BF16 on CPU, tensor cores on CUDA) with float32 master weights, optimizer
-    states, features, logits, losses and rewards. 'auto' (the paper preset's): bf16 where the hardware has it and D is
-    large enough to gain (the paper's D; not the small or tiny preset's, which bf16 slows), else fp32. Applies to
-    the CNN D_φ of SeqGAN and the methods built on it (not RelGAN's critic, not DPGAN's language model, not G_θ).
-    At the small preset (forced bf16, 3 seeds) SeqGAN's final NLL_oracle and NLL_test equal float32's within
-    0.011 nats (Welch p 0.84, 0.53): reports/precision-small."""
+    bfloat16 GEMMs (Intel AMX or AVX512-BF16 on CPU, tensor cores on CUDA), and so do the two gradient GEMMs of G_θ's
+    training losses (MLE, Eq. 8, Scheduled Sampling), with float32 master weights, optimizer states, features,
+    logits, losses and rewards. 'auto' (the paper preset's): bf16 where the hardware has it and the model is large
+    enough to gain, each model on its own (D: the paper's, not the small or tiny preset's, which bf16 slows; G: an
+    output projection of 150 MFLOP a batch or more, such as 5,000 words at batch 64), else fp32. Applies to the CNN
+    D_φ of SeqGAN and the methods built on it and to the LSTM and relational-memory G_θ (not RelGAN's critic, not
+    DPGAN's language model, not LeakGAN's G, not sampling: its projection measured slower in bf16). At the small
+    preset (forced bf16, 3 seeds) SeqGAN's final NLL_oracle and NLL_test equal float32's within 0.011 nats with D
+    in bf16 (Welch p 0.84, 0.53): reports/precision-small."""
 
     def __post_init__(self) -> None:
         _check(self.precision in PRECISIONS, f"runtime.precision must be one of {', '.join(map(repr, PRECISIONS))}, "

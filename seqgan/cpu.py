@@ -33,6 +33,18 @@ preset's D (~70 MFLOP a batch) trained 10% slower in bfloat16 and the tiny one's
 outweigh the GEMMs); the paper's D (~1.7 GFLOP) 1.30× faster (benchmarks/bench_precision.py, RESULTS.md)."""
 
 
+GENERATOR_BF16_MIN_FLOPS = 150e6
+"""runtime.precision = 'auto' runs G_θ's gradient GEMMs (the fused MLE and policy-gradient loss) in bfloat16 from this
+many FLOPs in its output projection over one batch, 2·B·T·(H+1)·V. The loss forward + backward over 1,280 rows at
+H 32 (benchmarks/bench_precision.py, `g_loss` table): vocabulary 500 (42 MFLOP) 0.92× in bfloat16, 1,000 (84 MFLOP)
+0.98×, 2,000 (169 MFLOP) 1.10×, 5,000 (422 MFLOP, the paper's G) 1.17×."""
+
+
+def generator_batch_flops(batch_size: int, seq_len: int, hidden: int, vocab_size: int) -> float:
+    """FLOPs of G_θ's output projection over one batch (the logits GEMM; its two gradient GEMMs cost the same each)."""
+    return float(2 * batch_size * seq_len * (hidden + 1) * vocab_size)
+
+
 def cpu_flags() -> set[str]:
     """The CPU's feature flags as Linux lists them (/proc/cpuinfo); empty elsewhere."""
     try:

@@ -23,6 +23,17 @@ class FusedLikelihood:
 
     eos_token: int | None
     output: nn.Linear
+    compute_dtype: torch.dtype | None = None
+    """The dtype of the training losses' gradient GEMMs: None for the parameters' own, bfloat16 for mixed precision
+    (`set_compute_dtype`; seqgan.kernels.fused.WeightedLinearCrossEntropy). Logits, normalisers, losses, the
+    gradients themselves and every scoring pass keep the parameters' dtype."""
+
+    def set_compute_dtype(self, dtype: torch.dtype):
+        """Run the gradient GEMMs of the training losses (MLE, Eq. 8, Scheduled Sampling) in `dtype`."""
+        if dtype not in (torch.float32, torch.bfloat16):
+            raise ValueError(f"G computes in float32 or bfloat16, not {dtype}")
+        self.compute_dtype = None if dtype == torch.float32 else dtype
+        return self
 
     def _hidden_and_output(self, tokens_BxT: torch.Tensor, temperature: float
                            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -60,7 +71,7 @@ class FusedLikelihood:
 
     def _weighted_nll(self, tokens_BxT: torch.Tensor, weights_BxT: torch.Tensor) -> torch.Tensor:
         hidden_NxH, weight, bias = self._hidden_and_output(tokens_BxT, 1.0)
-        return weighted_nll(hidden_NxH, weight, bias, tokens_BxT.reshape(-1), weights_BxT.reshape(-1))
+        return weighted_nll(hidden_NxH, weight, bias, tokens_BxT.reshape(-1), weights_BxT.reshape(-1), self.compute_dtype)
 
     def _nll_sum_and_count(self, tokens_BxT: torch.Tensor, temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
         """Summed NLL over the positions that count (up to each end token) and how many there are."""

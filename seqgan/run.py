@@ -241,8 +241,10 @@ def _train_in(cfg: Config, run_dir: Path, resume: bool, callbacks: Callbacks | N
     package_log.addHandler(handler)
     package_log.setLevel(logging.INFO)
     d_dtype = trainer.discriminator.compute_dtype or torch.float32
-    log.info("device %s, %d CPU threads, D_φ's GEMMs in %s (runtime.precision = %r)", trainer.device, threads,
-             str(d_dtype).removeprefix("torch."), cfg.runtime.precision)
+    g_dtype = getattr(trainer.generator, "compute_dtype", None) or torch.float32
+    log.info("device %s, %d CPU threads, D_φ's GEMMs in %s, G_θ's gradient GEMMs in %s (runtime.precision = %r)",
+             trainer.device, threads, str(d_dtype).removeprefix("torch."), str(g_dtype).removeprefix("torch."),
+             cfg.runtime.precision)
     try:
         trainer.fit()
         summary = finish_run(trainer, run_dir)

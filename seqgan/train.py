@@ -26,10 +26,12 @@ from seqgan import steps
 from seqgan.config import Config, RuntimeConfig, migrate_legacy
 from seqgan.cpu import (
     BF16_MIN_FLOPS,
+    GENERATOR_BF16_MIN_FLOPS,
     SMALL_WORK_FLOPS,
     TORCH_DEFAULT_THREADS,
     choose_threads,
     discriminator_batch_flops,
+    generator_batch_flops,
     has_bf16_matmul,
     idle_cpus,
 )
@@ -87,6 +89,17 @@ def compute_dtype(cfg: Config, device: torch.device) -> torch.dtype:
     precision = cfg.runtime.precision
     if precision == "bf16" or (precision == "auto" and has_bf16_matmul(device)
                                and discriminator_flops(cfg) >= BF16_MIN_FLOPS):
+        return torch.bfloat16
+    return torch.float32
+
+
+def generator_compute_dtype(cfg: Config, device: torch.device, generator: torch.nn.Module, seq_len: int) -> torch.dtype:
+    """The dtype of G_θ's gradient GEMMs under `runtime.precision`: 'auto' is bfloat16 where the device multiplies it
+    natively and G's output projection over a batch is large enough to gain (seqgan.cpu.GENERATOR_BF16_MIN_FLOPS)."""
+    vocab_size, hidden = generator.output.weight.shape
+    precision = cfg.runtime.precision
+    flops = generator_batch_flops(cfg.generator.batch_size, seq_len, hidden, vocab_size)
+    if precision == "bf16" or (precision == "auto" and has_bf16_matmul(device) and flops >= GENERATOR_BF16_MIN_FLOPS):
         return torch.bfloat16
     return torch.float32
 
@@ -209,6 +222,8 @@ class SeqGANTrainer:
         # makes the same draws up to the end of pretraining and can share one pretrained G_θ (reproduce.py).
         self.discriminator = build_discriminator(cfg, vocab_size, self.seq_len, self.eos).to(self.device)
         self.discriminator.set_compute_dtype(compute_dtype(cfg, self.device))
+        if hasattr(self.generator, "set_compute_dtype"):  # the fused likelihood's generators (not LeakGAN's)
+            self.generator.set_compute_dtype(generator_compute_dtype(cfg, self.device, self.generator, self.seq_len))
         if cfg.runtime.precision == "bf16" and not has_bf16_matmul(self.device):
             log.warning("runtime.precision = 'bf16' on a %s without native bfloat16 matrix units: its bfloat16 GEMMs are "
                         "emulated and slower than float32; 'auto' would choose float32 here", self.device.type.upper())

@@ -1,4 +1,4 @@
-"""runtime.precision: D_φ's GEMMs in bfloat16 against the float32 D on the same weights."""
+"""runtime.precision: D_φ's GEMMs and G_θ's gradient GEMMs in bfloat16 against float32 on the same weights."""
 
 import sys
 
@@ -8,8 +8,10 @@ import torch
 import seqgan.kernels.conv as conv_kernels
 from seqgan.config import ConfigError, RuntimeConfig, preset
 from seqgan.discriminator import Discriminator
+from seqgan.generator import Generator
 from seqgan.kernels.conv import reference_forward
-from seqgan.train import SeqGANTrainer, compute_dtype
+from seqgan.kernels.fused import reference_weighted_nll, weighted_nll
+from seqgan.train import SeqGANTrainer, compute_dtype, generator_compute_dtype
 
 BF16 = torch.bfloat16
 
@@ -134,17 +136,71 @@ def test_precision_setting_is_checked_and_resolved(hardware, monkeypatch):
     assert resolved("small", "auto") == torch.float32 and resolved("tiny", "auto") == torch.float32
     assert preset("paper").runtime.precision == "auto" and preset("small").runtime.precision == "fp32"
 
+    def g_resolved(name, precision, vocab):
+        g = Generator(vocab, emb_dim=8, hidden_dim=32, seq_len=20)
+        return generator_compute_dtype(preset(name).override([f"runtime.precision={precision!r}"]), cpu, g, 20)
+
+    # G: bf16 where its output projection over a batch gains (the paper's 5,000 words at batch 64), not at 500
+    assert g_resolved("paper", "auto", 5000) == (BF16 if hardware else torch.float32)
+    assert g_resolved("paper", "auto", 500) == torch.float32
+    assert g_resolved("paper", "fp32", 5000) == torch.float32 and g_resolved("small", "bf16", 500) == BF16
+
 
 def test_a_trainer_runs_its_discriminator_in_the_configured_precision(tmp_path):
     cfg = preset("tiny").override(["runtime.precision='bf16'", "train.pretrain_epochs=1", "train.d_pretrain_steps=1",
                                    "train.adversarial_rounds=1"])
     trainer = SeqGANTrainer(cfg, tmp_path / "run")
-    assert trainer.discriminator.compute_dtype == BF16
+    assert trainer.discriminator.compute_dtype == BF16 and trainer.generator.compute_dtype == BF16
     trainer.fit()
-    assert all(p.dtype == torch.float32 for p in trainer.discriminator.parameters())
-    assert all(torch.isfinite(p).all() for p in trainer.discriminator.parameters())
+    for model in (trainer.discriminator, trainer.generator):
+        assert all(p.dtype == torch.float32 for p in model.parameters())
+        assert all(torch.isfinite(p).all() for p in model.parameters())
     fp32 = SeqGANTrainer(preset("tiny"), tmp_path / "fp32")
-    assert fp32.discriminator.compute_dtype is None
+    assert fp32.discriminator.compute_dtype is None and fp32.generator.compute_dtype is None
+
+
+@pytest.mark.parametrize("rows", [300, 1280])  # one block and a ragged last one; five blocks in one span
+def test_bf16_gradient_gemms_give_the_reference_loss_exactly_and_its_gradients_within_bf16_rounding(rows):
+    torch.manual_seed(0)
+    vocab, hidden = 700, 32
+    h = (torch.randn(rows, hidden) * 0.5).requires_grad_()
+    weight = (torch.randn(vocab, hidden) * 0.3).requires_grad_()
+    bias = (torch.randn(vocab) * 0.1).requires_grad_()
+    targets = torch.randint(0, vocab, (rows,))
+    weights = torch.rand(rows) - 0.3  # signed, as policy-gradient rewards minus a baseline can be
+
+    def grads(loss):
+        return loss, torch.autograd.grad(loss, (h, weight, bias))
+
+    ref, ref_grads = grads(reference_weighted_nll(h, weight, bias, targets, weights))
+    low, low_grads = grads(weighted_nll(h, weight, bias, targets, weights, BF16))
+    # The value never meets a bfloat16 GEMM: float32's to float32 rounding.
+    assert torch.allclose(low, ref, rtol=1e-5, atol=1e-5)
+    for r, g in zip(ref_grads, low_grads):
+        assert g.dtype == torch.float32
+        rel = ((g - r).norm() / r.norm()).item()
+        # bfloat16 keeps 8 bits: each operand is off by ≤ 2^-9 relative, so the error is ~1e-3, not 0 and not 1e-1
+        assert 1e-5 < rel < 1e-2, rel
+
+
+def test_generator_losses_take_the_bf16_gradient_path_and_keep_float32_values():
+    torch.manual_seed(0)
+    g = Generator(400, emb_dim=8, hidden_dim=16, seq_len=6)
+    tokens = torch.randint(0, 400, (40, 6))
+    fp32_loss = g.nll(tokens)
+    fp32_grads = torch.autograd.grad(fp32_loss, list(g.parameters()))
+    assert g.set_compute_dtype(BF16) is g and g.compute_dtype == BF16
+    bf16_loss = g.nll(tokens)
+    bf16_grads = torch.autograd.grad(bf16_loss, list(g.parameters()))
+    assert torch.allclose(bf16_loss, fp32_loss, rtol=1e-6)
+    differs = [not torch.equal(a, b) for a, b in zip(fp32_grads, bf16_grads)]
+    assert any(differs)  # the bfloat16 GEMMs really ran
+    for a, b in zip(fp32_grads, bf16_grads):
+        assert torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0) > 0.999
+    with torch.no_grad():  # scoring never changes: the value path is float32 in both
+        assert g.nll_of(tokens) == g.set_compute_dtype(torch.float32).nll_of(tokens)
+    with pytest.raises(ValueError, match="float32 or bfloat16"):
+        g.set_compute_dtype(torch.float16)
 
 
 def test_forcing_bf16_without_the_hardware_warns_that_it_is_emulated(monkeypatch, caplog):

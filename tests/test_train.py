@@ -29,6 +29,8 @@ def test_run_folder_holds_every_artifact(tiny_cfg, tmp_path):
     assert any((r / "tb").iterdir())
     record = run_metrics(r)[-1]
     assert {"phase", "epoch", "nll_oracle", "losses/g_pg", "losses/d"} <= set(record)
+    # the log opens with where the run computes: device, threads, and the precision each model resolved to
+    assert "D_φ's GEMMs in float32, G_θ's gradient GEMMs in float32" in (r / "train.log").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("phase, after", [("mle", 3), ("d_pretrain", 1), ("adversarial", 3)])

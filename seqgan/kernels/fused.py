@@ -30,6 +30,11 @@ BLOCK_ROWS = 256
 BLOCK_ROWS_ACCELERATOR = 8192
 
 
+# bfloat16 gradient GEMMs: d logits of up to this many bytes are kept for one h^T · d logits GEMM (a GEMM per block
+# would add its (H+1, V) output to the float32 gradient once per block: on CPU that add costs half the GEMM).
+LOW_GRAD_BYTES = 32 * 2**20
+
+
 def block_rows(device: torch.device) -> int:
     """Rows per block of (rows, V) temporaries on this device."""
     return BLOCK_ROWS if device.type == "cpu" else BLOCK_ROWS_ACCELERATOR
@@ -132,11 +137,17 @@ class LinearCrossEntropy(torch.autograd.Function):
 
 
 class WeightedLinearCrossEntropy(torch.autograd.Function):
-    """loss = Σ_n w_n · nll_n with constant weights w; gradients computed in forward, scaled in backward."""
+    """loss = Σ_n w_n · nll_n with constant weights w; gradients computed in forward, scaled in backward.
+
+    `grad_dtype` bfloat16 runs the two gradient GEMMs (d logits · W per block, h^T · d logits per span of blocks) in
+    bfloat16: each block's d logits are rounded once into a bfloat16 buffer, the GEMMs' outputs go to the float32
+    gradients. The logits, exp, normalisers and the loss stay float32 (a bfloat16 logits GEMM would need its output
+    brought back to float32 for the exp: on CPU that copy costs what the GEMM saves).
+    """
 
     @staticmethod
     def forward(ctx, h_NxH: torch.Tensor, weight_VxH: torch.Tensor, bias_V: torch.Tensor, targets_N: torch.Tensor,
-                weights_N: torch.Tensor) -> torch.Tensor:
+                weights_N: torch.Tensor, grad_dtype: torch.dtype | None = None) -> torch.Tensor:
         n = h_NxH.shape[0]
         h_aug, w_aug = augment(h_NxH, weight_VxH, bias_V)  # (N, H+1), (H+1, V)
         shift = needs_shift(h_aug, w_aug)
@@ -145,6 +156,11 @@ class WeightedLinearCrossEntropy(torch.autograd.Function):
         grad_w_aug = torch.zeros_like(w_aug)  # rows: dW^T, then db
         step = block_rows(h_NxH.device)
         buf = h_NxH.new_empty(min(step, n), weight_VxH.shape[0])
+        low = grad_dtype is not None and grad_dtype != h_NxH.dtype
+        if low:  # operands of the gradient GEMMs, cast once per call; d logits kept for one h^T · d logits GEMM per span
+            h_aug_low, weight_low = h_aug.to(grad_dtype), weight_VxH.to(grad_dtype)
+            span = max(step, LOW_GRAD_BYTES // (2 * weight_VxH.shape[0])) // step * step
+            dlogits_low = h_aug_low.new_empty(min(span, n), weight_VxH.shape[0])
         for lo in range(0, n, step):
             hi = min(lo + step, n)
             probs = torch.mm(h_aug[lo:hi], w_aug, out=buf[:hi - lo])
@@ -153,15 +169,22 @@ class WeightedLinearCrossEntropy(torch.autograd.Function):
             w_rows = weights_N[lo:hi]
             probs.mul_((w_rows / sums)[:, None])
             probs[torch.arange(hi - lo, device=probs.device), targets_N[lo:hi]] -= w_rows
-            torch.mm(probs, weight_VxH, out=grad_h[lo:hi])
-            grad_w_aug.addmm_(h_aug[lo:hi].T, probs)
+            if low:
+                start = lo // span * span
+                block_low = dlogits_low[lo - start:hi - start].copy_(probs)
+                grad_h[lo:hi] = torch.mm(block_low, weight_low)
+                if hi == n or hi - start == span:  # the span is complete: its h^T · d logits in one GEMM
+                    grad_w_aug += torch.mm(h_aug_low[start:hi].T, dlogits_low[:hi - start])
+            else:
+                torch.mm(probs, weight_VxH, out=grad_h[lo:hi])
+                grad_w_aug.addmm_(h_aug[lo:hi].T, probs)
         ctx.save_for_backward(grad_h, grad_w_aug)
         return (weights_N * (lse_N - _target_logits(h_NxH, weight_VxH, bias_V, targets_N))).sum()
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
         grad_h, grad_w_aug = ctx.saved_tensors
-        return grad_h * grad, (grad_w_aug[:-1].T * grad).contiguous(), grad_w_aug[-1] * grad, None, None
+        return grad_h * grad, (grad_w_aug[:-1].T * grad).contiguous(), grad_w_aug[-1] * grad, None, None, None
 
 
 def token_nll(h_NxH: torch.Tensor, weight_VxH: torch.Tensor, bias_V: torch.Tensor, targets_N: torch.Tensor) -> torch.Tensor:
@@ -170,16 +193,17 @@ def token_nll(h_NxH: torch.Tensor, weight_VxH: torch.Tensor, bias_V: torch.Tenso
 
 
 def weighted_nll(h_NxH: torch.Tensor, weight_VxH: torch.Tensor, bias_V: torch.Tensor, targets_N: torch.Tensor,
-                 weights_N: torch.Tensor) -> torch.Tensor:
+                 weights_N: torch.Tensor, grad_dtype: torch.dtype | None = None) -> torch.Tensor:
     """Σ_n weights_n · (−log softmax(h W^T + b)[target_n]): a scalar, differentiable in h, W and b (not the weights).
 
     Every training loss of G is this sum: MLE and Scheduled Sampling weight by mask / count, the policy
-    gradient (Eq. 8) by the rewards Q.
+    gradient (Eq. 8) by the rewards Q. `grad_dtype` (bfloat16, or None for the inputs' dtype): the dtype of the
+    gradient GEMMs (WeightedLinearCrossEntropy); the value is computed in the inputs' dtype either way.
     """
     weights_N = weights_N.detach().to(h_NxH.dtype)
     if not (h_NxH.requires_grad or weight_VxH.requires_grad or bias_V.requires_grad) or not torch.is_grad_enabled():
         return (weights_N * token_nll(h_NxH, weight_VxH, bias_V, targets_N)).sum()
-    return WeightedLinearCrossEntropy.apply(h_NxH, weight_VxH, bias_V, targets_N, weights_N)
+    return WeightedLinearCrossEntropy.apply(h_NxH, weight_VxH, bias_V, targets_N, weights_N, grad_dtype)
 
 
 def reference_token_nll(h_NxH: torch.Tensor, weight_VxH: torch.Tensor, bias_V: torch.Tensor, targets_N: torch.Tensor
