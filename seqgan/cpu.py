@@ -36,8 +36,8 @@ outweigh the GEMMs); the paper's D (~1.7 GFLOP) 1.30× faster (benchmarks/bench_
 GENERATOR_BF16_MIN_FLOPS = 150e6
 """runtime.precision = 'auto' runs G_θ's gradient GEMMs (the fused MLE and policy-gradient loss) in bfloat16 from this
 many FLOPs in its output projection over one batch, 2·B·T·(H+1)·V. The loss forward + backward over 1,280 rows at
-H 32 (benchmarks/bench_precision.py, `g_loss` table): vocabulary 500 (42 MFLOP) 0.92× in bfloat16, 1,000 (84 MFLOP)
-0.98×, 2,000 (169 MFLOP) 1.10×, 5,000 (422 MFLOP, the paper's G) 1.17×."""
+H 32 (benchmarks/bench_precision.py, quiet, 2026-11-30): vocabulary 500 (42 MFLOP) 0.89× in bfloat16, 1,000
+(84 MFLOP) 1.00×, 2,000 (169 MFLOP) 1.15×, 5,000 (422 MFLOP, the paper's G) 1.17×."""
 
 
 def generator_batch_flops(batch_size: int, seq_len: int, hidden: int, vocab_size: int) -> float:
