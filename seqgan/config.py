@@ -263,6 +263,11 @@ class RuntimeConfig:
     about 1e-3 relative precision. Off by default for exact float32; no effect on CPU. Not yet measured here (no GPU
     was available to the sessions that built this)."""
 
+    cuda_graphs: bool = False
+    """On CUDA, replay D_φ's training step (forward, backward, Adam) as one CUDA graph per batch instead of a few
+    hundred kernel launches (seqgan.cuda_graphs): the paper protocol is ~1M small D steps, launch-bound on a GPU.
+    Off by default: it has not run on a GPU yet (none was lent to the sessions that built it); its CPU stand-in is
+    tested against the plain loop. Ignored, with a warning, on CPU and with several processes (DDP)."""
     precision: str = "fp32"
     """'fp32', 'bf16' or 'auto'. 'bf16': D_φ's convolutions and highway (training, and scoring the rewards) run as
     bfloat16 GEMMs (Intel AMX or AVX512-BF16 on CPU, tensor cores on CUDA), and so do the two gradient GEMMs of G_θ's

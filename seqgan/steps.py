@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from seqgan.cuda_graphs import GraphedDStep
 from seqgan.data import drop_padding_columns
 from seqgan.discriminator import Discriminator
 from seqgan.policy_gradient import pg_loss
@@ -58,18 +59,30 @@ def d_step(trainer: SeqGANTrainer, epochs: int) -> dict[str, float]:
     data = torch.cat([real, negatives])
     labels = torch.cat([torch.ones(len(real)), torch.zeros(len(negatives))]).long().to(trainer.device)
     trainer.discriminator.train()
-    total = torch.zeros((), device=trainer.device)
-    correct = torch.zeros((), device=trainer.device)
+    if trainer.graph_d_steps:  # full batches replayed as one CUDA graph (seqgan.cuda_graphs)
+        graphed = GraphedDStep(trainer.discriminator, trainer.d_opt, _d_loss, batch_size, data.shape[1], trainer.device)
+        total, correct = graphed.loss_sum, graphed.correct
+    else:
+        graphed = None
+        total = torch.zeros((), device=trainer.device)
+        correct = torch.zeros((), device=trainer.device)
     seen = 0
-    for _ in range(epochs):
-        order = torch.randperm(len(data), device=trainer.device)
-        for lo in range(0, len(order), batch_size):
-            idx = order[lo:lo + batch_size]
-            loss, logits = trainer.run_d(_d_loss, data[idx], labels[idx])
-            trainer.update(trainer.d_opt, trainer.discriminator, loss, None)
-            total += loss.detach() * len(idx)
-            correct += (logits.argmax(-1) == labels[idx]).sum()
-            seen += len(idx)
+    try:
+        for _ in range(epochs):
+            order = torch.randperm(len(data), device=trainer.device)
+            for lo in range(0, len(order), batch_size):
+                idx = order[lo:lo + batch_size]
+                seen += len(idx)
+                if graphed is not None and len(idx) == batch_size:
+                    graphed.step(data[idx], labels[idx])
+                    continue
+                loss, logits = trainer.run_d(_d_loss, data[idx], labels[idx])
+                trainer.update(trainer.d_opt, trainer.discriminator, loss, None)
+                total += loss.detach() * len(idx)
+                correct += (logits.argmax(-1) == labels[idx]).sum()
+    finally:
+        if graphed is not None:
+            graphed.close()
     return {"losses/d": trainer.finite(total.item() / seen, "discriminator loss"),
             "d/train_accuracy": correct.item() / seen}
 

@@ -224,6 +224,11 @@ class SeqGANTrainer:
         self.discriminator.set_compute_dtype(compute_dtype(cfg, self.device))
         if hasattr(self.generator, "set_compute_dtype"):  # the fused likelihood's generators (not LeakGAN's)
             self.generator.set_compute_dtype(generator_compute_dtype(cfg, self.device, self.generator, self.seq_len))
+        # D's full training batches as a replayed CUDA graph (seqgan.cuda_graphs): one process on CUDA only.
+        self.graph_d_steps = cfg.runtime.cuda_graphs and self.device.type == "cuda" and not self.dist.enabled
+        if cfg.runtime.cuda_graphs and not self.graph_d_steps:
+            log.warning("runtime.cuda_graphs is ignored here: it needs a CUDA device and one process (this run: %s, "
+                        "%d process(es))", self.device.type.upper(), self.dist.world)
         if cfg.runtime.precision == "bf16" and not has_bf16_matmul(self.device):
             log.warning("runtime.precision = 'bf16' on a %s without native bfloat16 matrix units: its bfloat16 GEMMs are "
                         "emulated and slower than float32; 'auto' would choose float32 here", self.device.type.upper())

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The speed issue's GPU check as one short script, for a session that is lent a GPU (run on it from the repo root):
+#
+#     bash benchmarks/gpu_check.sh            # writes logs and JSON under $OUT (./gpu-check where OUT is unset)
+#
+# 1. The CUDA paths' tests on the machine's own torch (2.11 there): the graphed D step against the eager loop,
+#    bf16, the fused kernels.
+# 2. The `paper` protocol extrapolated on the GPU from the trainer's own pieces (bench_protocol.py): eager against
+#    the CUDA-graphed D step (runtime.cuda_graphs), both with D in bfloat16 (runtime.precision 'auto'), and the
+#    graphed step in float32 (so the bf16 gain is a ratio from the same run).
+# Budget: about 6 minutes on an H100/H200 (a guess: it has not run yet; no GPU has been lent to this project).
+set -uo pipefail
+out=${OUT:-gpu-check}
+mkdir -p "$out"
+export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
+py=${PYTHON:-python3}
+
+{ nvidia-smi -L; $py -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"; } 2>&1 | tee "$out/gpu.txt"
+
+timeout 180 $py -m pytest -q -x -p no:cacheprovider tests/test_cuda_graphs.py tests/test_precision.py tests/test_fused.py \
+    2>&1 | tail -15 | tee "$out/tests.txt"
+
+for setting in "eager-bf16:runtime.cuda_graphs=false:runtime.precision='auto'" \
+                "graphs-bf16:runtime.cuda_graphs=true:runtime.precision='auto'" \
+                "graphs-fp32:runtime.cuda_graphs=true:runtime.precision='fp32'"; do
+    IFS=: read -r name graphs precision <<<"$setting"
+    timeout 150 $py benchmarks/bench_protocol.py --repeats 1 --max-steal 1.0 --set "runtime.device='cuda'" \
+        --set "$graphs" --set "$precision" --json "$out/protocol-$name.json" 2>&1 | tail -14 | tee "$out/protocol-$name.txt"
+done
