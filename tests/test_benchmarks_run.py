@@ -29,3 +29,24 @@ def test_benchmark_runs_quick(script, argv, tmp_path, capsys):
         assert losses[1] == pytest.approx(losses[0], rel=0.01)
     else:
         assert results["protocol_s"] > 0
+
+
+
+def test_paper_protocol_report_reads_a_run_in_progress_and_a_finished_one(tiny_cfg, tmp_path):
+    from paper_protocol_report import report
+    from tests.runs import Crash
+
+    from seqgan.run import train
+
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):  # killed after 3 of the tiny preset's 4 rounds (checkpointed at 2)
+        train(tiny_cfg, run, callbacks=Crash("adversarial", 3))
+    text = report(run, tmp_path / "partial")
+    assert "(in progress)" in text and "phase `adversarial`, 2 units" in text
+    assert "| MLE pretraining | 4 | 4 |" in text and "| D pretraining | 2 | 2 |" in text and "| adversarial | 2 | 4 |" in text
+    assert "NLL_oracle, last evaluation" in text and "8.736" in text  # beside the paper's figure
+    train(tiny_cfg, run, resume=True)
+    text = report(run, tmp_path / "done")
+    assert "(in progress)" not in text and "phase `done`" in text and "| adversarial | 4 | 4 |" in text
+    for name in ("README.md", "figure2.png", "nll_test.png", "metrics.jsonl"):
+        assert (tmp_path / "done" / name).is_file()

@@ -1,0 +1,102 @@
+"""The `paper` protocol's run as a report: where it stands, its learning curves, its figures beside the paper's.
+
+Reads a run folder of `seqgan train --preset paper` (finished or not) and writes into --out: `metrics.jsonl` (a copy
+of the run's records), `figure2.png` (NLL_oracle over MLE epochs, then adversarial rounds: the paper's Figure 2),
+`nll_test.png`, and `README.md` with the run's progress (phase, units done of the schedule's, wall time so far), the
+last and best figures beside the paper's Table 1 (SeqGAN 8.736, MLE 9.038) and the authors' log (8.68 after 150
+epochs), and the command that continues it.
+
+    .venv/bin/python benchmarks/paper_protocol_report.py --run runs/paper --out reports/paper-protocol
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seqgan.config import load_config
+from seqgan.run import plot_learning_curve
+from seqgan.train import PHASES, PRETRAIN
+
+PAPER = {"mle": 9.038, "seqgan": 8.736, "authors_log": 8.68}
+
+
+def progress(run: Path) -> dict[str, Any]:
+    """The checkpoint's phase and units done in it (weights_only: tensors and plain containers, no pickled objects)."""
+    state = torch.load(run / "checkpoints" / "latest.pt", map_location="cpu", weights_only=True)
+    return {"phase": state["progress"]["phase"], "done": state["progress"]["done"], "elapsed_s": state.get("elapsed")}
+
+
+def report(run: Path, out: Path) -> str:
+    cfg = load_config(run / "config.toml")
+    t = cfg.train
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    mle = [r for r in records if r["phase"] == "mle"]
+    adv = [r for r in records if r["phase"] == "adversarial"]
+    where = progress(run)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(run / "metrics.jsonl", out / "metrics.jsonl")
+    plot_learning_curve(records, t.pretrain_epochs, out / "figure2.png")
+    plot_learning_curve(records, t.pretrain_epochs, out / "nll_test.png", metric="nll_test")
+
+    schedule = {PRETRAIN: t.pretrain_epochs, "d_pretrain": t.d_pretrain_steps, "adversarial": t.adversarial_rounds}
+    now = PHASES.index(where["phase"])  # phases before it are complete, those after it not begun
+    done = {phase: total if PHASES.index(phase) < now else where["done"] if PHASES.index(phase) == now else 0
+            for phase, total in schedule.items()}
+    hours = (where["elapsed_s"] or 0.0) / 3600
+    rows = ["| phase | units done | of | unit |", "|---|---:|---:|---|",
+            f"| MLE pretraining | {done[PRETRAIN]} | {schedule[PRETRAIN]} | epoch over {cfg.oracle.num_train:,} sequences |",
+            f"| D pretraining | {done['d_pretrain']} | {schedule['d_pretrain']} | d-step: {t.num_negatives:,} negatives, "
+            f"{t.d_pretrain_epochs} epochs |",
+            f"| adversarial | {done['adversarial']} | {schedule['adversarial']} | round: {t.g_steps} g-step, {t.d_steps} "
+            f"d-steps × {t.d_epochs} epochs |"]
+    figures = ["| measure | value | where | paper |", "|---|---:|---|---:|"]
+    if mle:
+        figures.append(f"| NLL_oracle, MLE pretraining's last evaluation | {mle[-1]['nll_oracle']:.3f} | epoch {mle[-1]['epoch']} "
+                       f"| {PAPER['mle']} (MLE, Table 1) |")
+        figures.append(f"| NLL_test, MLE pretraining's last evaluation | {mle[-1]['nll_test']:.3f} | epoch {mle[-1]['epoch']} "
+                       "| — |")
+    if adv:
+        best = min(adv, key=lambda r: r["nll_oracle"])
+        figures += [f"| NLL_oracle, last evaluation | {adv[-1]['nll_oracle']:.3f} | round {adv[-1]['epoch']} "
+                    f"| {PAPER['seqgan']} (SeqGAN, Table 1); {PAPER['authors_log']} (authors' log, 150 epochs) |",
+                    f"| NLL_test, last evaluation | {adv[-1]['nll_test']:.3f} | round {adv[-1]['epoch']} | — |",
+                    f"| NLL_oracle, best evaluation | {best['nll_oracle']:.3f} | round {best['epoch']} | |"]
+    finished = where["phase"] == "done"
+    log_lines = (run / "train.log").read_text(encoding="utf-8").splitlines() if (run / "train.log").is_file() else []
+    started = log_lines[0].split(" ", 2)[-1] if log_lines else "(no train.log)"  # without its timestamp
+    text = "\n".join([
+        "# The `paper` protocol on this CPU" + ("" if finished else " (in progress)"), "",
+        f"Run: `seqgan train --preset paper --out {run} --resume` (the paper's sizes and schedule; "
+        f"runtime.precision = {cfg.runtime.precision!r}). Continued with the same command after every interruption "
+        "(exact resume). Its `train.log` opens with where it computes:", "", f"    {started}", "",
+        f"Report written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()} by "
+        f"`.venv/bin/python benchmarks/paper_protocol_report.py --run {run} --out {out}`.", "",
+        f"**Where it stands:** phase `{where['phase']}`, {where['done']} units done in it; {hours:.2f} h of training "
+        "wall time at the last checkpoint.", "", *rows, "",
+        "D pretraining has no evaluations (the schedule evaluates G_θ in MLE pretraining and the adversarial phase).", "",
+        *figures, "",
+        "Curves: [figure2.png](figure2.png) (NLL_oracle, the paper's Figure 2), [nll_test.png](nll_test.png); the "
+        "records: [metrics.jsonl](metrics.jsonl).", ""])
+    (out / "README.md").write_text(text, encoding="utf-8")
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--run", type=Path, required=True, help="the run folder of `seqgan train --preset paper`")
+    p.add_argument("--out", type=Path, required=True, help="the report's folder")
+    args = p.parse_args(argv)
+    print(report(args.run, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
