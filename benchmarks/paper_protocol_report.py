@@ -59,10 +59,10 @@ def report(run: Path, out: Path) -> str:
             f"d-steps × {t.d_epochs} epochs |"]
     figures = ["| measure | value | where | paper |", "|---|---:|---|---:|"]
     if mle:
-        figures.append(f"| NLL_oracle, MLE pretraining's last evaluation | {mle[-1]['nll_oracle']:.3f} | epoch {mle[-1]['epoch']} "
+        last = mle[-1]
+        figures.append(f"| NLL_oracle, MLE pretraining's last evaluation | {last['nll_oracle']:.3f} | epoch {last['epoch']} "
                        f"| {PAPER['mle']} (MLE, Table 1) |")
-        figures.append(f"| NLL_test, MLE pretraining's last evaluation | {mle[-1]['nll_test']:.3f} | epoch {mle[-1]['epoch']} "
-                       "| — |")
+        figures.append(f"| NLL_test, MLE pretraining's last evaluation | {last['nll_test']:.3f} | epoch {last['epoch']} | — |")
     if adv:
         best = min(adv, key=lambda r: r["nll_oracle"])
         figures += [f"| NLL_oracle, last evaluation | {adv[-1]['nll_oracle']:.3f} | round {adv[-1]['epoch']} "

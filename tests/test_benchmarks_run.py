@@ -34,9 +34,9 @@ def test_benchmark_runs_quick(script, argv, tmp_path, capsys):
 
 def test_paper_protocol_report_reads_a_run_in_progress_and_a_finished_one(tiny_cfg, tmp_path):
     from paper_protocol_report import report
-    from tests.runs import Crash
 
     from seqgan.run import train
+    from tests.runs import Crash
 
     run = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):  # killed after 3 of the tiny preset's 4 rounds (checkpointed at 2)
