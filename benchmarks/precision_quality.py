@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {label} | {ma:.3f} ± {sa:.3f} | {mb:.3f} ± {sb:.3f} | {mb - ma:+.3f} | {p:.3f} | {verdict} |")
     seeds = "\n".join(f"| {s} | {f['nll_oracle']:.3f} | {b['nll_oracle']:.3f} | {f['nll_test']:.3f} | {b['nll_test']:.3f} |"
                       for s, (f, b) in enumerate(zip(fp32, bf16)))
+    spreads = [mean_std([r[key] for r in runs])[1] for key, _ in MEASURES for runs in (fp32, bf16)]
     table = "\n".join(lines)
     print(table)
     if args.report:
@@ -115,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
             start = ("Each bfloat16 run starts from its seed's float32 MLE pretraining (MLE never trains D_φ, whose "
                      "precision is then the only difference), then pretrains D and runs the adversarial rounds with "
                      "`runtime.precision = \"bf16\"` forced (at these sizes `auto` would keep float32: bfloat16 does "
-                     "not speed the small preset's D up).")
+                     "not speed the small preset's D up). The runs of 2026-11-30 predate G_θ's bfloat16 path: in them "
+                     "D_φ's precision alone differs; rerun now, the policy-gradient updates' gradient GEMMs would be "
+                     "bfloat16 too (`from-scratch.md` has runs with both, MLE pretraining included).")
         plot_curves([(args.table1 / f"seed{s}" / args.row, args.out / f"seed{s}" / args.row) for s in range(args.seeds)],
                     figure)
         args.report.write_text(
@@ -127,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             f"Machine: {platform.machine()}, {platform.processor() or 'CPU'}; date {date.today().isoformat()}.\n\n"
             f"{table}\n\nPer seed:\n\n| seed | NLL_oracle fp32 | NLL_oracle bf16 | NLL_test fp32 | NLL_test bf16 |\n"
             f"|---|---:|---:|---:|---:|\n{seeds}\n\n"
-            f"With {args.seeds} seeds and a spread of 0.02–0.06 nats between seeds, this test would not see a "
+            f"With {args.seeds} seeds and a spread of {min(spreads):.2f}–{max(spreads):.2f} nats between seeds (the "
+            f"standard deviations above), this test would not see a "
             f"difference much under ~0.1 nats; what it shows is that bfloat16 does not move the result by more than "
             f"the seed does. Learning curves (NLL_oracle and NLL_test at every evaluation, adversarial phase): "
             f"[{figure.name}]({figure.name}).\n", encoding="utf-8")
