@@ -50,3 +50,11 @@ def test_paper_protocol_report_reads_a_run_in_progress_and_a_finished_one(tiny_c
     assert "(in progress)" not in text and "phase `done`" in text and "| adversarial | 4 | 4 |" in text
     for name in ("README.md", "figure2.png", "nll_test.png", "metrics.jsonl"):
         assert (tmp_path / "done" / name).is_file()
+
+
+def test_bench_peer_without_a_checkout_of_the_peer_says_what_to_do(tmp_path):
+    # The peer's code is never copied here; the script imports it from a checkout the user names.
+    import bench_peer
+
+    with pytest.raises(SystemExit, match="not a TextGAN-PyTorch checkout.*--peer"):
+        bench_peer.main(["--peer", str(tmp_path), "--quick"])
