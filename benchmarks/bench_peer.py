@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_adversarial_step import emit, environment, fmt_s, header, run_config  # noqa: E402
 from bench_precision import gstep_paths  # noqa: E402
 from bench_workloads import d_epoch, mle_epoch  # noqa: E402
-from timing import add_max_steal_option, max_steal, steal_pct, steal_summary, time_interleaved  # noqa: E402
+from timing import add_run_options, resolve_run_options, steal_pct, steal_summary, time_interleaved  # noqa: E402
 
 GEN_LR = 0.01
 D_LR = 1e-4
@@ -52,16 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--peer", type=Path, required=True, help="a checkout of TextGAN-PyTorch (its root: config.py, models/)")
     p.add_argument("--quick", action="store_true", help="vocabulary 500 and few sequences: checks the script runs")
-    p.add_argument("--repeats", type=int, default=None, help="timed repeats per path (default 3; 1 quick)")
-    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
-    p.add_argument("--max-others", type=float, default=None,
-                   help="also wait until other processes use at most this share of the CPUs (default 0.1; 1 quick)")
-    p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
-    add_max_steal_option(p)
-    args = p.parse_args(argv)
-    args.max_steal = max_steal(args)
-    args.max_others = (1.0 if args.quick else 0.1) if args.max_others is None else args.max_others
-    args.repeats = (1 if args.quick else 3) if args.repeats is None else args.repeats
+    add_run_options(p)
+    args = resolve_run_options(p.parse_args(argv))
     args.vocab = 500 if args.quick else 5000
     args.seq_len, args.batch, args.rollout_num = 20, 64, (2 if args.quick else 16)
     args.g_sequences = 256 if args.quick else 10_000

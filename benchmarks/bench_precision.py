@@ -50,7 +50,7 @@ from seqgan.rollout import Rollout, batched_rewards
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_adversarial_step import emit, environment, fmt_s, header, run_config  # noqa: E402
 from bench_workloads import d_epoch, mle_epoch  # noqa: E402
-from timing import add_max_steal_option, max_steal, steal_pct, steal_summary, time_interleaved  # noqa: E402
+from timing import add_run_options, resolve_run_options, steal_pct, steal_summary, time_interleaved  # noqa: E402
 
 D_LR = 1e-4
 GEN_LR = 0.01
@@ -69,22 +69,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rollout-num", type=int, default=None, help="rollouts per prefix (default 16; 2 quick)")
     p.add_argument("--g-sequences", type=int, default=None,
                    help="sequences per MLE epoch and per sampling run (default 10,000; 256 quick)")
-    p.add_argument("--repeats", type=int, default=None, help="timed repeats per path (default 3; 1 quick)")
-    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
-    p.add_argument("--max-others", type=float, default=None,
-                   help="also wait until other processes use at most this share of the CPUs (default 0.1; 1 quick)")
-    p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
-    add_max_steal_option(p)
-    args = p.parse_args(argv)
-    args.max_steal = max_steal(args)
-    args.max_others = (1.0 if args.quick else 0.1) if args.max_others is None else args.max_others
+    add_run_options(p)
+    args = resolve_run_options(p.parse_args(argv))
     args.vocab = 500 if args.quick else 5000
     args.seq_len = 20
     args.batch = 64
     args.d_sequences = args.d_sequences or (256 if args.quick else D_EPOCH_REF)
     args.rollout_num = args.rollout_num or (2 if args.quick else 16)
     args.g_sequences = args.g_sequences or (256 if args.quick else G_SEQUENCES_REF)
-    args.repeats = (1 if args.quick else 3) if args.repeats is None else args.repeats
     return args
 
 

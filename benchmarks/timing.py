@@ -33,6 +33,25 @@ def add_max_steal_option(parser: argparse.ArgumentParser) -> None:
                              "time stolen by the hypervisor; 1 turns the wait off (default 0.1; 1 with --quick)")
 
 
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options every interleaved benchmark takes: --repeats, --threads, --max-others, --json and --max-steal
+    (resolve them with `resolve_run_options` after parsing; the parser needs a --quick flag)."""
+    parser.add_argument("--repeats", type=int, default=None, help="timed repeats per path (default 3; 1 quick)")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    parser.add_argument("--max-others", type=float, default=None,
+                        help="also wait until other processes use at most this share of the CPUs (default 0.1; 1 quick)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    add_max_steal_option(parser)
+
+
+def resolve_run_options(args: argparse.Namespace) -> argparse.Namespace:
+    """Defaults of `add_run_options`' options that depend on --quick: no waiting and one repeat when quick."""
+    args.max_steal = max_steal(args)
+    args.max_others = (1.0 if args.quick else 0.1) if args.max_others is None else args.max_others
+    args.repeats = (1 if args.quick else 3) if args.repeats is None else args.repeats
+    return args
+
+
 def max_steal(args: argparse.Namespace) -> float:
     """The --max-steal to use: as given, else no wait for --quick runs and 10% otherwise."""
     return (1.0 if args.quick else 0.1) if args.max_steal is None else args.max_steal
