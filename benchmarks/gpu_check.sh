@@ -2,6 +2,7 @@
 # The speed issue's GPU check as one short script, for a session that is lent a GPU (run on it from the repo root):
 #
 #     bash benchmarks/gpu_check.sh            # writes logs and JSON under $OUT (./gpu-check where OUT is unset)
+#     bash benchmarks/gpu_check.sh train      # then, as a second command: the `paper` protocol itself, 9 minutes at most
 #
 # 1. The CUDA paths' tests on the machine's own torch (2.11 there): the graphed D step against the eager loop,
 #    bf16, the fused kernels.
@@ -14,6 +15,15 @@ out=${OUT:-gpu-check}
 mkdir -p "$out"
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 py=${PYTHON:-python3}
+
+if [ "${1:-}" = train ]; then
+    # The goal: the whole protocol in under 5 minutes on one H100/H200. Its records come back whether or not it ends.
+    timeout 540 $py -m seqgan train --preset paper --out "$out/paper-gpu" --no-progress \
+        --set "runtime.device='cuda'" --set runtime.cuda_graphs=true 2>&1 | tail -20 | tee "$out/train.txt"
+    cp "$out/paper-gpu/metrics.jsonl" "$out/paper-gpu/train.log" "$out/" 2>/dev/null
+    rm -rf "$out/paper-gpu/checkpoints" "$out/paper-gpu/tb"
+    exit 0
+fi
 
 { nvidia-smi -L; $py -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"; } 2>&1 | tee "$out/gpu.txt"
 
