@@ -258,6 +258,11 @@ class RuntimeConfig:
     where x86 arithmetic is many times slower: a late MLE epoch on the poems corpus took 2.6-3.3x longer without it.
     The flag is per thread and inherited by new threads: the CLI sets it before torch's thread pool starts; from
     Python, call torch.set_flush_denormal(True) before any other torch work."""
+    malloc_tuning: bool = True
+    """On Linux (glibc), keep freed memory in the process for reuse instead of returning it to the OS at once
+    (seqgan.cpu.keep_freed_memory): the tensors a step frees and allocates again stop page-faulting every step. The
+    paper's D step in bfloat16 ran 12% faster, in float32 3% (benchmarks/bench_malloc.py). Process-wide; the
+    process keeps up to 1 GiB of freed memory."""
     tf32: bool = False
     """On CUDA, let float32 matmuls and convolutions use TF32 tensor cores (Ampere and later): a higher matmul rate at
     about 1e-3 relative precision. Off by default for exact float32; no effect on CPU. Not yet measured here (no GPU

@@ -5,10 +5,16 @@ every parallel operation waits at its barrier for the thread that is not running
 10–50× slower than on one thread (measured on the project's 2-core machine: a tiny-preset run went from 2 s to
 80–100 s). `choose_threads` therefore counts the cores that are idle when a run starts, and runs work too small
 to gain from a second thread on one thread (benchmarks/bench_threads.py measures both).
+
+Memory: glibc's malloc returns freed memory to the OS (heap trimming, and `mmap` for blocks over a threshold that it
+keeps moving), so a training step that frees and re-allocates the same large tensors every time (D's 1720² weight
+and gradient casts in bfloat16: 12 MB each) pays page faults for them at every step. `keep_freed_memory` makes it
+keep freed memory for reuse instead (benchmarks/bench_malloc.py measures it).
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 import time
@@ -43,6 +49,24 @@ H 32 (benchmarks/bench_precision.py, quiet, 2026-11-30): vocabulary 500 (42 MFLO
 def generator_batch_flops(batch_size: int, seq_len: int, hidden: int, vocab_size: int) -> float:
     """FLOPs of G_θ's output projection over one batch (the logits GEMM; its two gradient GEMMs cost the same each)."""
     return float(2 * batch_size * seq_len * (hidden + 1) * vocab_size)
+
+
+# glibc's mallopt parameters (malloc.h) and the values `keep_freed_memory` sets: blocks up to 32 MiB (the largest
+# threshold glibc accepts) come from the heap, and the heap is trimmed only past 1 GiB free, padded by 64 MiB.
+M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
+MALLOC_SETTINGS = ((M_MMAP_THRESHOLD, 32 * 2**20), (M_TRIM_THRESHOLD, 2**30), (M_TOP_PAD, 64 * 2**20))
+
+
+def keep_freed_memory() -> bool:
+    """Make glibc's malloc keep freed memory for the next allocation instead of returning it to the OS, so that the
+    tensors a training step frees and allocates again every step do not page-fault each time. Process-wide and
+    permanent. Returns whether it applied (False off glibc). The three settings go together: a trim threshold
+    alone also freezes the mmap threshold at its default 128 KiB, which made D's float32 steps 17% slower (measured)."""
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    return all(mallopt(param, value) == 1 for param, value in MALLOC_SETTINGS)
 
 
 def cpu_flags() -> set[str]:

@@ -34,6 +34,7 @@ from seqgan.cpu import (
     generator_batch_flops,
     has_bf16_matmul,
     idle_cpus,
+    keep_freed_memory,
 )
 from seqgan.data import BOS_ID, PAD_ID, Corpus, load_corpus
 from seqgan.discriminator import Discriminator
@@ -53,7 +54,8 @@ CHECKPOINT_FORMAT = 2  # 2: per-method sections and state (seqgan.methods); 1 is
 
 
 def configure_runtime(runtime: RuntimeConfig, device: torch.device, small_work: bool = False) -> int:
-    """The process-wide torch settings of `runtime`: threads, denormal flushing (CPU), TF32 (CUDA). Entry points
+    """The process-wide settings of `runtime`: threads, malloc keeping freed memory (seqgan.cpu.keep_freed_memory),
+    denormal flushing (CPU), TF32 (CUDA). Entry points
     (the CLI, `seqgan.train`) call this once; building a trainer does not. Returns the number of CPU threads.
 
     `runtime.threads = 0` chooses (seqgan.cpu.choose_threads): one thread for `small_work`, else torch's default
@@ -63,6 +65,8 @@ def configure_runtime(runtime: RuntimeConfig, device: torch.device, small_work: 
         torch.set_num_threads(runtime.threads)
     elif device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(choose_threads(TORCH_DEFAULT_THREADS, small_work, None if small_work else idle_cpus()))
+    if runtime.malloc_tuning:
+        keep_freed_memory()
     if device.type == "cpu":
         torch.set_flush_denormal(runtime.flush_denormal)
     else:

@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 @pytest.mark.parametrize("script, argv", [
     ("bench_protocol", ["--quick", "--set", "runtime.precision='bf16'"]),
     ("bench_precision", ["--quick", "--threads", "1", "--d-sequences", "128"]),
+    ("bench_malloc", ["--quick", "--threads", "1", "--work", "d_bf16"]),
 ])
 def test_benchmark_runs_quick(script, argv, tmp_path, capsys):
     module = __import__(script)
@@ -27,6 +28,9 @@ def test_benchmark_runs_quick(script, argv, tmp_path, capsys):
     if script == "bench_precision":  # both precisions did the same work on the same weights
         losses = [results["disc"][p]["loss"][0] for p in ("fp32", "bf16")]
         assert losses[1] == pytest.approx(losses[0], rel=0.01)
+    elif script == "bench_malloc":  # the kept memory really is reused: the steps stop faulting pages in
+        faults = results["d_bf16"]["median"]
+        assert faults["kept"]["faults"] < faults["default"]["faults"] / 10
     else:
         assert results["protocol_s"] > 0
 
