@@ -324,6 +324,10 @@ class SeqGANTrainer:
                 self._evaluate_if_due(self.progress.done, total, scalars)
             self.progress.done += 1
             self.callbacks.unit_end(phase, self.progress.done, total, scalars)
+            if not evaluate and (self.progress.done % self.cfg.train.checkpoint_every == 0 or self.progress.done == total):
+                # phases without evaluations (D pretraining: half an hour at the paper's sizes) still report progress
+                log.info("%s unit %d/%d: %s", phase, self.progress.done, total,
+                         ", ".join(f"{k} {v:.4f}" for k, v in scalars.items()))
             if self.progress.done == total:
                 break
             if self.progress.done % self.cfg.train.checkpoint_every == 0:

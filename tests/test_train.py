@@ -30,7 +30,9 @@ def test_run_folder_holds_every_artifact(tiny_cfg, tmp_path):
     record = run_metrics(r)[-1]
     assert {"phase", "epoch", "nll_oracle", "losses/g_pg", "losses/d"} <= set(record)
     # the log opens with where the run computes: device, threads, and the precision each model resolved to
-    assert "D_φ's GEMMs in float32, G_θ's gradient GEMMs in float32" in (r / "train.log").read_text(encoding="utf-8")
+    log = (r / "train.log").read_text(encoding="utf-8")
+    assert "D_φ's GEMMs in float32, G_θ's gradient GEMMs in float32" in log
+    assert "d_pretrain unit 2/2: losses/d " in log  # D pretraining, which has no evaluations, reports its progress
 
 
 @pytest.mark.parametrize("phase, after", [("mle", 3), ("d_pretrain", 1), ("adversarial", 3)])
