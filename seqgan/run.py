@@ -245,6 +245,9 @@ def _train_in(cfg: Config, run_dir: Path, resume: bool, callbacks: Callbacks | N
     log.info("device %s, %d CPU threads, D_φ's GEMMs in %s, G_θ's gradient GEMMs in %s (runtime.precision = %r)",
              trainer.device, threads, str(d_dtype).removeprefix("torch."), str(g_dtype).removeprefix("torch."),
              cfg.runtime.precision)
+    if resumed:
+        log.info("resumed at %s unit %d, %.0f s of wall time before", trainer.progress.phase, trainer.progress.done,
+                 trainer.elapsed)
     try:
         trainer.fit()
         summary = finish_run(trainer, run_dir)

@@ -43,6 +43,7 @@ def test_resume_after_a_crash_equals_the_uninterrupted_run(tiny_cfg, tmp_path, p
         train(tiny_cfg, tmp_path / "cut", callbacks=Crash(phase, after))
     train(tiny_cfg, tmp_path / "cut", resume=True)
     assert run_metrics(tmp_path / "cut") == run_metrics(tmp_path / "whole")
+    assert f"resumed at {phase} unit" in (tmp_path / "cut" / "train.log").read_text(encoding="utf-8")
     whole = load_checkpoint(tmp_path / "whole" / "checkpoints" / "latest.pt")
     cut = load_checkpoint(tmp_path / "cut" / "checkpoints" / "latest.pt")
     for key, value in whole["generator"].items():
