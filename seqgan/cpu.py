@@ -7,9 +7,9 @@ every parallel operation waits at its barrier for the thread that is not running
 to gain from a second thread on one thread (benchmarks/bench_threads.py measures both).
 
 Memory: glibc's malloc returns freed memory to the OS (heap trimming, and `mmap` for blocks over a threshold that it
-keeps moving), so a training step that frees and re-allocates the same large tensors every time (D's 1720² weight
-and gradient casts in bfloat16: 12 MB each) pays page faults for them at every step. `keep_freed_memory` makes it
-keep freed memory for reuse instead (benchmarks/bench_malloc.py measures it).
+keeps moving), so a training step that frees and re-allocates the same large temporaries every time pays page faults
+for them at every step: about 3,500 a step for the paper's D in bfloat16. `keep_freed_memory` makes it keep freed
+memory for reuse instead (benchmarks/bench_malloc.py measures it).
 """
 
 from __future__ import annotations
