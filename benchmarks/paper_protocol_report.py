@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -71,18 +72,23 @@ def report(run: Path, out: Path) -> str:
                     f"| NLL_oracle, best evaluation | {best['nll_oracle']:.3f} | round {best['epoch']} | |"]
     finished = where["phase"] == "done"
     log_lines = (run / "train.log").read_text(encoding="utf-8").splitlines() if (run / "train.log").is_file() else []
-    started = log_lines[0].split(" ", 2)[-1] if log_lines else "(no train.log)"  # without its timestamp
+    messages = [line.split(" ", 2)[-1] for line in log_lines]  # without their timestamps
+    history = [m for m in messages if m.startswith(("device ", "resumed at "))] or ["(no train.log)"]
+    warnings = [m for m in messages if re.match(r"\w+ \d+: ", m)]  # the health checks' (seqgan.health)
     text = "\n".join([
         "# The `paper` protocol on this CPU" + ("" if finished else " (in progress)"), "",
         f"Run: `seqgan train --preset paper --out {run} --resume` (the paper's sizes and schedule; "
         f"runtime.precision = {cfg.runtime.precision!r}). Continued with the same command after every interruption "
-        "(exact resume). Its `train.log` opens with where it computes:", "", f"    {started}", "",
+        "(exact resume). Where it computed and each start, from its `train.log`:", "",
+        *(f"    {m}" for m in history), "",
         f"Report written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()} by "
         f"`.venv/bin/python benchmarks/paper_protocol_report.py --run {run} --out {out}`.", "",
         f"**Where it stands:** phase `{where['phase']}`, {where['done']} units done in it; {hours:.2f} h of training "
         "wall time at the last checkpoint.", "", *rows, "",
         "D pretraining has no evaluations (the schedule evaluates G_θ in MLE pretraining and the adversarial phase).", "",
         *figures, "",
+        *([f"The health checks warned at {len(warnings)} evaluation(s); the last:", "", f"> {warnings[-1]}", ""]
+          if warnings else []),
         "Curves: [figure2.png](figure2.png) (NLL_oracle, the paper's Figure 2), [nll_test.png](nll_test.png); the "
         "records: [metrics.jsonl](metrics.jsonl).", ""])
     (out / "README.md").write_text(text, encoding="utf-8")
