@@ -90,9 +90,12 @@ def is_small_work(cfg: Config) -> bool:
 def compute_dtype(cfg: Config, device: torch.device) -> torch.dtype:
     """The dtype of D_φ's GEMMs under `runtime.precision` on this device: 'auto' is bfloat16 where the device multiplies
     it natively and D is large enough to gain (seqgan.cpu.BF16_MIN_FLOPS)."""
-    precision = cfg.runtime.precision
-    if precision == "bf16" or (precision == "auto" and has_bf16_matmul(device)
-                               and discriminator_flops(cfg) >= BF16_MIN_FLOPS):
+    return _precision_dtype(cfg.runtime.precision, device, discriminator_flops(cfg), BF16_MIN_FLOPS)
+
+
+def _precision_dtype(precision: str, device: torch.device, flops: float, min_flops: float) -> torch.dtype:
+    """bfloat16 when forced, or under 'auto' on a device with bfloat16 matrix units for work of at least `min_flops`."""
+    if precision == "bf16" or (precision == "auto" and has_bf16_matmul(device) and flops >= min_flops):
         return torch.bfloat16
     return torch.float32
 
@@ -101,11 +104,8 @@ def generator_compute_dtype(cfg: Config, device: torch.device, generator: torch.
     """The dtype of G_θ's gradient GEMMs under `runtime.precision`: 'auto' is bfloat16 where the device multiplies it
     natively and G's output projection over a batch is large enough to gain (seqgan.cpu.GENERATOR_BF16_MIN_FLOPS)."""
     vocab_size, hidden = generator.output.weight.shape
-    precision = cfg.runtime.precision
     flops = generator_batch_flops(cfg.generator.batch_size, seq_len, hidden, vocab_size)
-    if precision == "bf16" or (precision == "auto" and has_bf16_matmul(device) and flops >= GENERATOR_BF16_MIN_FLOPS):
-        return torch.bfloat16
-    return torch.float32
+    return _precision_dtype(cfg.runtime.precision, device, flops, GENERATOR_BF16_MIN_FLOPS)
 
 
 def seed_everything(seed: int) -> None:
