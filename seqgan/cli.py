@@ -415,7 +415,7 @@ def _refuse_runs_without_an_oracle(spec: str) -> None:
 
     path = Path(spec)
     if spec != "paper" and path.is_dir() and (path / "config.toml").is_file():
-        source = load_config(path / "config.toml").data.source
+        source = load_config(path / "config.toml", saved=True).data.source
         if source != "oracle":
             raise DataError(f"run {spec!r} was trained on {source!r} data, not on an oracle, so it has no NLL_oracle; "
                             "score its samples with --references TEST_FILE (BLEU, Self-BLEU)")
@@ -477,7 +477,7 @@ def resolve_oracle(spec: str, seq_len: int) -> Any:
         return Oracle.paper(seq_len=seq_len)
     path = Path(spec)
     if path.is_dir() and (path / "config.toml").is_file():
-        cfg = load_config(path / "config.toml")
+        cfg = load_config(path / "config.toml", saved=True)
         return build_oracle(cfg.override([f"oracle.seq_len={seq_len}"]))
     if path.is_file() and path.suffix == ".npz":
         return Oracle.paper(seq_len=seq_len, path=path)

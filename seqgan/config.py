@@ -273,18 +273,20 @@ class RuntimeConfig:
     hundred kernel launches (seqgan.cuda_graphs): the paper protocol is ~1M small D steps, launch-bound on a GPU.
     Off by default: it has not run on a GPU yet (none was lent to the sessions that built it); its CPU stand-in is
     tested against the plain loop. Ignored, with a warning, on CPU and with several processes (DDP)."""
-    precision: str = "fp32"
-    """'fp32', 'bf16' or 'auto'. 'bf16': D_φ's convolutions and highway (training, and scoring the rewards) run as
+    precision: str = "auto"
+    """'auto' (the default), 'fp32' or 'bf16'. 'bf16': D_φ's convolutions and highway (training, and scoring the rewards) run as
     bfloat16 GEMMs (Intel AMX or AVX512-BF16 on CPU, tensor cores on CUDA), and so do the two gradient GEMMs of G_θ's
     training losses (MLE, Eq. 8, Scheduled Sampling), with float32 master weights, optimizer states, features,
-    logits, losses and rewards. 'auto' (the paper preset's): bf16 where the hardware has it and the model is large
+    logits, losses and rewards. 'auto': bf16 where the hardware has it and the model is large
     enough to gain, each model on its own (D: the paper's, not the small or tiny preset's, which bf16 slows; G: an
     output projection of 150 MFLOP a batch or more, such as 5,000 words at batch 64), else fp32. Applies to the CNN
     D_φ of SeqGAN and the methods built on it and to the LSTM and relational-memory G_θ (not RelGAN's critic, not
     DPGAN's language model, not LeakGAN's G, not sampling: its projection measured slower in bf16). At the small
     preset (forced bf16, 3 seeds) SeqGAN's final NLL_oracle and NLL_test equal float32's within 0.011 nats with D
     in bf16 (Welch p 0.84, 0.53), and within 0.008 with D and G in bf16 from scratch (p 0.88, 0.75):
-    reports/precision-small."""
+    reports/precision-small; so 'auto' is the default (the small preset keeps 'fp32', see its docstring). 'fp32':
+    float32 everywhere. A run started at 'fp32' (the
+    earlier default) continues in fp32 when resumed by a command that leaves the setting at its default."""
 
     def __post_init__(self) -> None:
         _check(self.precision in PRECISIONS, f"runtime.precision must be one of {', '.join(map(repr, PRECISIONS))}, "
@@ -464,6 +466,37 @@ def migrate_legacy(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+SAVED_DEFAULTS: dict[str, Any] = {"runtime.precision": "fp32"}
+"""Settings whose default has changed, with the value a run saved without them ran at: runtime.precision was
+'fp32' (before it existed, and its default until 'auto' passed the quality test of reports/precision-small)."""
+
+
+def complete_saved(data: dict[str, Any]) -> dict[str, Any]:
+    """A config dict that seqgan itself saved (a checkpoint's, a run folder's config.toml), with each setting of
+    SAVED_DEFAULTS it lacks set to the value that run ran at rather than today's default. Not for a user's own config
+    file, where an absent setting means today's default."""
+    data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for dotted, value in SAVED_DEFAULTS.items():
+        section, key = dotted.split(".")
+        data.setdefault(section, {}).setdefault(key, value)
+    return data
+
+
+def keep_run_settings(cfg: Config, saved: Config) -> tuple[Config, list[str]]:
+    """On resume, each setting of SAVED_DEFAULTS that the command leaves at today's default continues at the value the
+    run was started with, so the command that started a run resumes it after a default changed. Returns the config
+    and one line per setting kept."""
+    kept = []
+    for dotted in SAVED_DEFAULTS:
+        section, key = dotted.split(".")
+        ours, theirs = getattr(getattr(cfg, section), key), getattr(getattr(saved, section), key)
+        default = getattr(type(getattr(cfg, section))(), key)
+        if ours != theirs and ours == default:
+            cfg = dataclasses.replace(cfg, **{section: dataclasses.replace(getattr(cfg, section), **{key: theirs})})
+            kept.append(f"{dotted} = {theirs!r}, as the run started (today's default is {default!r})")
+    return cfg, kept
+
+
 _SECTIONS: dict[str, type] = {
     "data": DataConfig,
     "oracle": OracleConfig,
@@ -475,8 +508,9 @@ _SECTIONS: dict[str, type] = {
 
 
 def _preset_paper() -> Config:
-    """The paper's sizes and schedule; D_φ in bfloat16 where the hardware has it (runtime.precision = 'auto')."""
-    return Config(runtime=RuntimeConfig(precision="auto"))
+    """The paper's sizes and schedule (D_φ and G_θ's gradient GEMMs in bfloat16 where the hardware has it: the default
+    runtime.precision = 'auto')."""
+    return Config()
 
 
 def _preset_small() -> Config:
@@ -485,6 +519,8 @@ def _preset_small() -> Config:
     The paper's oracle and G_θ; a smaller D whose higher learning rate makes up for ~30x fewer
     D passes than the paper's schedule, so D is a real critic when the adversarial phase starts.
     RelGAN: a narrower relational memory and critic, 200 iterations (5 per round) of the official 5000.
+    Float32 (runtime.precision = 'fp32'): the README's small-preset tables were measured in it and `make demo`
+    reproduces them bit for bit; at these sizes 'auto' would keep D in float32 anyway and gain 1.15x on G's MLE only.
     """
     from seqgan.methods.relgan import RelGANConfig
 
@@ -495,6 +531,7 @@ def _preset_small() -> Config:
                                           lr=1e-3),
         train=TrainConfig(pretrain_epochs=30, d_pretrain_steps=10, d_pretrain_epochs=2, adversarial_rounds=40,
                           d_steps=1, d_epochs=1, num_negatives=5000),
+        runtime=RuntimeConfig(precision="fp32"),
     )
 
 
@@ -526,8 +563,9 @@ def preset(name: str) -> Config:
     return PRESETS[name]()
 
 
-def load_config(path: str | Path, base: Config | None = None) -> Config:
-    """Read a TOML config file; a `preset = "name"` key at the top picks the base it overrides."""
+def load_config(path: str | Path, base: Config | None = None, saved: bool = False) -> Config:
+    """Read a TOML config file; a `preset = "name"` key at the top picks the base it overrides. `saved`: the file is
+    one seqgan wrote (a run folder's config.toml), read with complete_saved."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -542,6 +580,8 @@ def load_config(path: str | Path, base: Config | None = None) -> Config:
     _check(name is None or isinstance(name, str), f"{str(path)}: preset must be a name in quotes "
            f"({', '.join(repr(p) for p in PRESETS)}), got {name!r}")
     data = migrate_legacy(data)  # a config.toml of seqgan 0.1; unchanged otherwise
+    if saved:
+        data = complete_saved(data)
     start = preset(name) if name is not None else (base or Config())
     merged = _merge(start.to_dict(every_method=True), data)
     cfg = Config.from_dict(merged, where=str(path))

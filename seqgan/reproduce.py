@@ -76,7 +76,7 @@ def run_once(cfg: Config, run_dir: Path, callbacks: Callbacks | None = None, ini
              ) -> dict[str, Any]:
     """Train into run_dir unless it already finished with this config; returns summary + records."""
     summary_path = run_dir / "summary.json"
-    if summary_path.is_file() and load_config(run_dir / "config.toml") == cfg:
+    if summary_path.is_file() and load_config(run_dir / "config.toml", saved=True) == cfg:
         summary = json.loads(summary_path.read_text())
     else:
         summary = train(cfg, run_dir, resume=True, callbacks=callbacks, init_from=init_from)

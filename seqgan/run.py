@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from seqgan import distributed
-from seqgan.config import Config, migrate_legacy, to_toml
+from seqgan.config import Config, complete_saved, migrate_legacy, to_toml
 from seqgan.data import BOS_ID, EOS_ID, PAD_ID, Vocabulary, detokenize
 from seqgan.errors import ConfigError, SeqGANError, StorageError
 from seqgan.health import diagnose, sample_health
@@ -166,7 +166,7 @@ def prepare_run_dir(out_dir: str | Path, cfg: Config, resume: bool) -> Path:
     if resume and started and config_path.exists():
         from seqgan.config import load_config
 
-        if load_config(config_path).to_dict() != cfg.to_dict():
+        if load_config(config_path, saved=True).to_dict() != cfg.to_dict():
             raise ConfigError(f"{str(config_path)!r} differs from this command's configuration; resume with the "
                               "same options (or the saved config: --config " + str(config_path) + ")")
     write_text(config_path, to_toml(cfg))
@@ -201,6 +201,7 @@ def train(cfg: Config, out_dir: str | Path, resume: bool = False, callbacks: Cal
     `init_from`: a checkpoint whose finished MLE pretraining this run starts from (unless resuming).
     """
     ctx = distributed.from_env()
+    cfg, kept = _keep_run_settings(cfg, Path(out_dir), resume)
     refused = None
     lock = RunFolderLock(out_dir)
     if ctx.main:
@@ -214,13 +215,28 @@ def train(cfg: Config, out_dir: str | Path, resume: bool = False, callbacks: Cal
     if refused:
         raise ConfigError(refused)
     try:
-        return _train_in(cfg, Path(out_dir), resume, callbacks, init_from, ctx)
+        return _train_in(cfg, Path(out_dir), resume, callbacks, init_from, ctx, kept)
     finally:
         lock.release()
 
 
+def _keep_run_settings(cfg: Config, run_dir: Path, resume: bool) -> tuple[Config, list[str]]:
+    """On resume, the settings whose default changed since the run started continue as they were, unless the command
+    sets them (seqgan.config.keep_run_settings); every rank reads the same config.toml."""
+    from seqgan.config import keep_run_settings, load_config
+
+    config_path = run_dir / "config.toml"
+    if not resume or not config_path.is_file():
+        return cfg, []
+    try:
+        saved = load_config(config_path, saved=True)
+    except ConfigError:  # a damaged config.toml: prepare_run_dir says so
+        return cfg, []
+    return keep_run_settings(cfg, saved)
+
+
 def _train_in(cfg: Config, run_dir: Path, resume: bool, callbacks: Callbacks | None, init_from: str | Path | None,
-              ctx: distributed.Distributed) -> dict[str, Any]:
+              ctx: distributed.Distributed, kept: list[str]) -> dict[str, Any]:
     """The body of `train` once rank 0 holds the prepared run folder."""
     threads = configure_runtime(cfg.runtime, resolve_device(cfg.runtime.device), is_small_work(cfg))
     trainer = SeqGANTrainer(cfg, run_dir)
@@ -248,6 +264,8 @@ def _train_in(cfg: Config, run_dir: Path, resume: bool, callbacks: Callbacks | N
     if resumed:
         log.info("resumed at %s unit %d, %.0f s of wall time before", trainer.progress.phase, trainer.progress.done,
                  trainer.elapsed)
+    for line in kept:
+        log.info("resumed with %s", line)
     try:
         trainer.fit()
         summary = finish_run(trainer, run_dir)
@@ -399,7 +417,7 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> torc
     own_generator = method_cls.build_generator.__func__ is not Method.build_generator.__func__
     # The LSTM policy needs only its shape, which even an old checkpoint's config gives; a method's own generator (and
     # the D_φ it writes with) is rebuilt from the run's whole configuration.
-    cfg = (Config.from_dict(migrate_legacy(state["config"]), where=f"{path} config")
+    cfg = (Config.from_dict(complete_saved(migrate_legacy(state["config"])), where=f"{path} config")
            if own_generator or method_cls.samples_with_discriminator else None)
     if cfg is None:
         generator = Generator(vocab, emb_dim=emb, hidden_dim=hidden, seq_len=seq_len, start_token=start, eos_token=eos,

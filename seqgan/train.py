@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from seqgan import steps
-from seqgan.config import Config, RuntimeConfig, migrate_legacy
+from seqgan.config import Config, RuntimeConfig, complete_saved, migrate_legacy
 from seqgan.cpu import (
     BF16_MIN_FLOPS,
     GENERATOR_BF16_MIN_FLOPS,
@@ -606,7 +606,7 @@ def upgrade_checkpoint(state: dict[str, Any]) -> dict[str, Any]:
 def _complete(saved: dict[str, Any]) -> dict[str, Any]:
     """A saved config with the defaults of settings added since it was written (older checkpoints stay usable)."""
     try:
-        return Config.from_dict(saved, where="checkpoint config").to_dict()
+        return Config.from_dict(complete_saved(saved), where="checkpoint config").to_dict()
     except ConfigError:
         return saved
 

@@ -134,7 +134,10 @@ def test_precision_setting_is_checked_and_resolved(hardware, monkeypatch):
     # 'auto': bf16 only with the hardware and a D large enough to gain (the paper's, not the small or tiny one's)
     assert resolved("paper", "auto") == (BF16 if hardware else torch.float32)
     assert resolved("small", "auto") == torch.float32 and resolved("tiny", "auto") == torch.float32
-    assert preset("paper").runtime.precision == "auto" and preset("small").runtime.precision == "fp32"
+    # 'auto' is the default since the quality test held (reports/precision-small); the small preset keeps float32,
+    # in which its committed tables were measured
+    assert RuntimeConfig().precision == "auto" and preset("paper").runtime.precision == "auto"
+    assert preset("tiny").runtime.precision == "auto" and preset("small").runtime.precision == "fp32"
 
     def g_resolved(name, precision, vocab):
         g = Generator(vocab, emb_dim=8, hidden_dim=32, seq_len=20)

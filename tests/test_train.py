@@ -315,3 +315,41 @@ def test_preflight_refuses_a_memory_budget_above_what_the_machine_has(tiny_cfg, 
     monkeypatch.setattr(seqgan.methods.base, "available_bytes", lambda device: 2**20)  # 1 MiB left on this machine
     with pytest.raises(ConfigError, match="more than the 1 MiB this machine has available"):
         SeqGANTrainer(cfg.override(["train.rollout_num=10000"]))
+
+
+def _drop_precision(run_dir):
+    """Make a run folder look written before runtime.precision existed: neither config.toml nor the checkpoint has it."""
+    toml = run_dir / "config.toml"
+    toml.write_text("\n".join(line for line in toml.read_text(encoding="utf-8").splitlines()
+                              if not line.startswith("precision =")), encoding="utf-8")
+    path = run_dir / "checkpoints" / "latest.pt"
+    state = load_checkpoint(path)
+    del state["config"]["runtime"]["precision"]
+    torch.save(state, path)
+
+
+@pytest.mark.parametrize("written", ["with fp32", "before the setting existed"])
+def test_a_run_started_at_the_old_default_precision_resumes_with_the_same_command(tiny_cfg, tmp_path, written):
+    # A run that started when runtime.precision defaulted to 'fp32' (or before it existed) resumes under today's
+    # default ('auto') with the command that started it, and continues in fp32: an interrupted run is never lost to
+    # a changed default.
+    old = tiny_cfg.override(["runtime.precision='fp32'"])
+    assert tiny_cfg.runtime.precision == "auto"
+    train(old, tmp_path / "whole")
+    with pytest.raises(KeyboardInterrupt):
+        train(old, tmp_path / "cut", callbacks=Crash("adversarial", 3))
+    if written == "before the setting existed":
+        _drop_precision(tmp_path / "cut")
+    train(tiny_cfg, tmp_path / "cut", resume=True)
+    assert run_metrics(tmp_path / "cut") == run_metrics(tmp_path / "whole")
+    assert "resumed with runtime.precision = 'fp32', as the run started" in (tmp_path / "cut" / "train.log").read_text(
+        encoding="utf-8")
+    assert load_checkpoint(tmp_path / "cut" / "checkpoints" / "latest.pt")["config"]["runtime"]["precision"] == "fp32"
+    assert "precision = \"fp32\"" in (tmp_path / "cut" / "config.toml").read_text(encoding="utf-8")
+
+
+def test_a_precision_the_command_sets_must_match_the_run_s(tiny_cfg, tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_cfg.override(["runtime.precision='fp32'"]), tmp_path / "r", callbacks=Crash("mle", 3))
+    with pytest.raises(ConfigError, match="differs"):
+        train(tiny_cfg.override(["runtime.precision='bf16'"]), tmp_path / "r", resume=True)
