@@ -267,6 +267,8 @@ class SeqGANTrainer:
         earlier = PHASES[:PHASES.index(self.progress.phase)]
         return self.progress.done + sum(self.totals.get(p, 0) for p in earlier)
 
+    _pace = ""  # where the running phase stands, for the log (`pace`)
+
     def wall_time(self) -> float:
         return self.elapsed + time.perf_counter() - self._started
 
@@ -318,16 +320,18 @@ class SeqGANTrainer:
         if self.progress.phase != phase:
             return  # finished before a resume
         self.callbacks.phase_start(phase, self.progress.done, total)
+        clock, first = time.perf_counter(), self.progress.done
         while self.progress.done < total:
             scalars = unit()
+            self._pace = pace(time.perf_counter() - clock, self.progress.done + 1 - first, self.progress.done + 1, total)
             if evaluate:
                 self._evaluate_if_due(self.progress.done, total, scalars)
             self.progress.done += 1
             self.callbacks.unit_end(phase, self.progress.done, total, scalars)
             if not evaluate and (self.progress.done % self.cfg.train.checkpoint_every == 0 or self.progress.done == total):
                 # phases without evaluations (D pretraining: half an hour at the paper's sizes) still report progress
-                log.info("%s unit %d/%d: %s", phase, self.progress.done, total,
-                         ", ".join(f"{k} {v:.4f}" for k, v in scalars.items()))
+                log.info("%s unit %d/%d: %s %s", phase, self.progress.done, total,
+                         ", ".join(f"{k} {v:.4f}" for k, v in scalars.items()), self._pace)
             if self.progress.done == total:
                 break
             if self.progress.done % self.cfg.train.checkpoint_every == 0:
@@ -380,7 +384,7 @@ class SeqGANTrainer:
             record["health/warnings"] = warnings
         self.records.append(record)
         metric = primary_metric(self.cfg)
-        log.info("%s (%s) epoch %d: %s %.4f", label, method, index, metric, record[metric])
+        log.info("%s (%s) epoch %d: %s %.4f %s", label, method, index, metric, record[metric], self._pace)
         for warning in warnings:
             log.warning("%s %d: %s", label, index, warning)
         self.callbacks.evaluation(record)
@@ -585,6 +589,21 @@ def data_fingerprint(*tensors: torch.Tensor | None) -> str:
             digest.update(str(tuple(t.shape)).encode())
             digest.update(t.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
+
+
+def pace(seconds: float, units_timed: int, done: int, total: int) -> str:
+    """Where a phase stands, for the log: "[31/200, 2.4 min a unit, about 6.8 h to go]", from the units this process
+    has run (a resumed run times only its own)."""
+    each = seconds / max(units_timed, 1)
+    return f"[{done}/{total}, {_duration(each)} a unit, about {_duration(each * (total - done))} to go]"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.1f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def upgrade_checkpoint(state: dict[str, Any]) -> dict[str, Any]:

@@ -1,11 +1,12 @@
 import json
+import re
 
 import pytest
 import torch
 
 from seqgan.errors import CheckpointError, ConfigError, DataError, TrainingDiverged
 from seqgan.run import train
-from seqgan.train import SeqGANTrainer, configure_runtime, load_checkpoint
+from seqgan.train import SeqGANTrainer, configure_runtime, load_checkpoint, pace
 from tests.runs import Crash, run_metrics
 
 
@@ -33,6 +34,14 @@ def test_run_folder_holds_every_artifact(tiny_cfg, tmp_path):
     log = (r / "train.log").read_text(encoding="utf-8")
     assert "D_φ's GEMMs in float32, G_θ's gradient GEMMs in float32" in log
     assert "d_pretrain unit 2/2: losses/d " in log  # D pretraining, which has no evaluations, reports its progress
+    assert re.search(r"adversarial \(seqgan\) epoch 3: nll_oracle [0-9.]+ \[4/4, [0-9.]+ s a unit, about 0.0 s to go\]",
+                     log)  # and each line says where its phase stands
+
+
+def test_the_log_says_how_long_a_phase_has_to_go():
+    # the paper protocol's adversarial phase, 2.5 minutes a round, resumed at round 30 and timed over one round
+    assert pace(150.0, 1, 31, 200) == "[31/200, 2.5 min a unit, about 7.0 h to go]"
+    assert pace(10.0, 4, 10, 120) == "[10/120, 2.5 s a unit, about 4.6 min to go]"
 
 
 @pytest.mark.parametrize("phase, after", [("mle", 3), ("d_pretrain", 1), ("adversarial", 3)])
