@@ -6,10 +6,11 @@
 #
 # 1. The CUDA paths' tests on the machine's own torch (2.11 there): the graphed D step against the eager loop,
 #    bf16, the fused kernels.
-# 2. The `paper` protocol extrapolated on the GPU from the trainer's own pieces (bench_protocol.py): eager against
+# 2. The accelerator's block sizes swept (bench_blocks.py), against the values the library guesses for them.
+# 3. The `paper` protocol extrapolated on the GPU from the trainer's own pieces (bench_protocol.py): eager against
 #    the CUDA-graphed D step (runtime.cuda_graphs), both with D in bfloat16 (runtime.precision 'auto'), and the
 #    graphed step in float32 (so the bf16 gain is a ratio from the same run).
-# Budget: about 6 minutes on an H100/H200 (a guess: it has not run yet; no GPU has been lent to this project).
+# Budget: about 8 minutes on an H100/H200 (a guess: it has not run yet; no GPU has been lent to this project).
 set -uo pipefail
 out=${OUT:-gpu-check}
 mkdir -p "$out"
@@ -29,6 +30,10 @@ fi
 
 timeout 180 $py -m pytest -q -x -p no:cacheprovider tests/test_cuda_graphs.py tests/test_precision.py tests/test_fused.py \
     2>&1 | tail -15 | tee "$out/tests.txt"
+
+# The accelerator block sizes (sampler rows, D's scoring chunk, the fused loss's rows) are guesses until this runs.
+timeout 120 $py benchmarks/bench_blocks.py --device cuda --max-steal 1.0 --json "$out/blocks.json" 2>&1 \
+    | tail -30 | tee "$out/blocks.txt"
 
 for setting in "eager-bf16:runtime.cuda_graphs=false:runtime.precision='auto'" \
                 "graphs-bf16:runtime.cuda_graphs=true:runtime.precision='auto'" \

@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     ("bench_protocol", ["--quick", "--set", "runtime.precision='bf16'"]),
     ("bench_precision", ["--quick", "--threads", "1", "--d-sequences", "128"]),
     ("bench_malloc", ["--quick", "--threads", "1", "--work", "d_bf16"]),
+    ("bench_blocks", ["--quick", "--threads", "1"]),
 ])
 def test_benchmark_runs_quick(script, argv, tmp_path, capsys):
     module = __import__(script)
@@ -31,6 +32,12 @@ def test_benchmark_runs_quick(script, argv, tmp_path, capsys):
     elif script == "bench_malloc":  # the kept memory really is reused: the steps stop faulting pages in
         faults = results["d_bf16"]["median"]
         assert faults["kept"]["faults"] < faults["default"]["faults"] / 10
+    elif script == "bench_blocks":  # each kernel timed at the value in use and another, which is restored after
+        import seqgan.kernels.sampling as sampling
+
+        for kernel in ("sample", "score", "loss"):
+            assert len(results[kernel]["seconds"]) == 2 and results[kernel]["in_use"] in results[kernel]["seconds"]
+        assert sampling.SAMPLE_BLOCK_ROWS == results["sample"]["in_use"]
     else:
         assert results["protocol_s"] > 0
 

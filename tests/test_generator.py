@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+import seqgan.kernels.sampling as sampling_kernels
 from seqgan.generator import Generator
 from seqgan.kernels.fused import reference_token_nll, token_nll
 from seqgan.kernels.sampling import (
@@ -80,8 +81,11 @@ def test_samples_from_large_logits_need_and_get_the_max_shift():
     assert torch.equal(sample_from_hidden(h, torch.cat([w, b[None]]), u), reference)
 
 
+@pytest.mark.parametrize("block", [None, 256])  # the block in use; 256: two full blocks and a ragged one
 @pytest.mark.parametrize("vocab", [50, 1000, 997])  # one-level, two-level, two-level with a ragged chunk
-def test_blocked_sampler_equals_direct_sampler_across_blocks(vocab):
+def test_blocked_sampler_equals_direct_sampler_across_blocks(vocab, block, monkeypatch):
+    if block:
+        monkeypatch.setattr(sampling_kernels, "SAMPLE_BLOCK_ROWS", block)
     torch.manual_seed(0)
     h = torch.randn(700, 8, dtype=torch.float64)
     w, b = torch.randn(8, vocab, dtype=torch.float64), torch.randn(vocab, dtype=torch.float64)
@@ -89,6 +93,17 @@ def test_blocked_sampler_equals_direct_sampler_across_blocks(vocab):
     w_aug = torch.cat([w, b[None]])
     assert torch.equal(sample_from_hidden(h, w_aug, u), sample_from_logits(h @ w + b, u))
     assert torch.equal(sample_from_hidden(h, w_aug, u, temperature=0.5), sample_from_logits((h @ w + b) / 0.5, u))
+
+
+def test_a_generator_s_samples_do_not_depend_on_the_sampler_s_block_size(monkeypatch):
+    # the block size is a speed setting (benchmarks/bench_blocks.py measures it): the same seed, the same sequences
+    g = Generator(300, emb_dim=8, hidden_dim=16, seq_len=7, init_std=1.0)
+    draws = []
+    for block in (sampling_kernels.SAMPLE_BLOCK_ROWS, 100, 64):
+        monkeypatch.setattr(sampling_kernels, "SAMPLE_BLOCK_ROWS", block)
+        torch.manual_seed(5)
+        draws.append(g.sample(1500))
+    assert all(torch.equal(draws[0], d) for d in draws[1:])
 
 
 def test_sampling_is_reproducible_and_temperature_sharpens():

@@ -15,11 +15,12 @@ import torch
 
 from seqgan.kernels.fused import BLOCK_ROWS_ACCELERATOR, augment_hidden, exp_limit, exp_logits_, needs_shift
 
-# Rows per block of (rows, V) temporaries on CPU: 512 x 5000 floats (10 MB) stay in the last-level cache;
-# on 2 cores this is ~1.5-2x faster per row than one pass over 10,000 rows, which is bound by memory traffic.
-# (Sampling 10,000 sequences, interleaved A/B: 512 rows 1.17 s, 256 rows 1.32 s, 1024 rows 1.29 s, medians of 8.)
-# Accelerators take seqgan.kernels.fused.BLOCK_ROWS_ACCELERATOR.
-SAMPLE_BLOCK_ROWS = 512
+# Rows per block of (rows, V) temporaries on CPU; on 2 cores blocks are ~1.5-2x faster per row than one pass over
+# 10,000 rows, which is bound by memory traffic. By measurement (benchmarks/bench_blocks.py, 2026-11-30, 2 threads,
+# quiet, sampling 10,000 sequences, interleaved, medians of 7): 256 rows 0.823 s, 512 rows 0.684 s, 1024 rows
+# 0.624 s, 2048 rows 0.953 s. (An earlier, slower phase of the machine had 512 ahead: 1.17 s against 1.29 s.)
+# The samples do not depend on it (tests/test_generator.py). Accelerators take fused.BLOCK_ROWS_ACCELERATOR.
+SAMPLE_BLOCK_ROWS = 1024
 
 
 def sample_block_rows(device: torch.device) -> int:
