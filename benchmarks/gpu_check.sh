@@ -32,7 +32,7 @@ timeout 180 $py -m pytest -q -x -p no:cacheprovider tests/test_cuda_graphs.py te
     2>&1 | tail -15 | tee "$out/tests.txt"
 
 # The accelerator block sizes (sampler rows, D's scoring chunk, the fused loss's rows) are guesses until this runs.
-timeout 120 $py benchmarks/bench_blocks.py --device cuda --max-steal 1.0 --json "$out/blocks.json" 2>&1 \
+timeout 120 $py benchmarks/bench_blocks.py --device cuda --max-steal 1.0 --max-others 1.0 --json "$out/blocks.json" 2>&1 \
     | tail -30 | tee "$out/blocks.txt"
 
 for setting in "eager-bf16:runtime.cuda_graphs=false:runtime.precision='auto'" \
