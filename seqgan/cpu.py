@@ -125,6 +125,63 @@ def idle_cpus(sample_s: float = IDLE_SAMPLE_S) -> float | None:
     return (os.cpu_count() or 1) * idle / (busy + idle)
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100  # /proc/stat's units per second
+SLOWDOWN_FACTOR = 3.0
+"""A unit of training this many times slower than the run's median unit, while other processes held CPUs its threads
+needed, is reported by `SlowdownWatch`."""
+
+
+class SlowdownWatch:
+    """Notices the cliff above while a run is going: a unit of training (an epoch, a d-step, a round) far slower than
+    the run's usual pace while other processes (or the hypervisor) held CPUs that torch's threads needed.
+
+    A run chooses its threads when it starts; a process that starts later on a shared machine stalls it without a
+    word. Timing only (the wall clock, this process's CPU time and /proc/stat around each unit): it changes nothing
+    and reports at most once per phase."""
+
+    def __init__(self, threads: int, cpus: int | None = None):
+        self.threads = threads
+        self.cpus = cpus or os.cpu_count() or 1
+        self.seconds: list[float] = []
+        self.warned = False
+        self._start: tuple[float, float, tuple[int, int] | None] | None = None
+
+    def begin(self) -> None:
+        self._start = (time.perf_counter(), time.process_time(), _busy_idle_ticks())
+
+    def end(self) -> str | None:
+        """The warning for the unit since `begin`, or None."""
+        if self._start is None:
+            return None
+        wall0, own0, ticks0 = self._start
+        wall, own, ticks = time.perf_counter() - wall0, time.process_time() - own0, _busy_idle_ticks()
+        others = None
+        if ticks0 is not None and ticks is not None and wall > 0:
+            others = max(0.0, (ticks[0] - ticks0[0]) / CLOCK_TICKS - own) / wall
+        message = None if self.warned else slowdown(self.seconds, wall, own / wall if wall > 0 else 0.0, others,
+                                                    self.threads, self.cpus)
+        self.seconds.append(wall)
+        self.warned = self.warned or message is not None
+        return message
+
+
+def slowdown(usual: list[float], seconds: float, own_cpus: float, other_cpus: float | None, threads: int,
+             cpus: int) -> str | None:
+    """The warning for a unit of `seconds`, after units that took `usual`; None unless the unit was at least
+    SLOWDOWN_FACTOR times the median of 3 or more earlier ones, this process was running (`own_cpus`, CPUs' worth of
+    its time over the unit: a stopped or suspended process is slow for another reason), and its threads plus the
+    CPUs other processes used (`other_cpus`) did not fit on the machine."""
+    if threads < 2 or len(usual) < 3 or other_cpus is None:
+        return None
+    pace = sorted(usual)[len(usual) // 2]
+    if seconds < SLOWDOWN_FACTOR * pace or own_cpus < 0.5 or threads + other_cpus <= cpus + 0.5:
+        return None
+    return (f"this unit took {seconds:.0f} s against a usual {pace:.1f} s while other processes (or the hypervisor) "
+            f"used {other_cpus:.1f} of the {cpus} CPUs and torch ran {threads} threads, which then wait on each "
+            "other; free the CPUs, or stop the run (Ctrl-C keeps the work up to the last checkpoint) and resume it "
+            "with OMP_NUM_THREADS=1 until they are free")
+
+
 def choose_threads(default: int, small_work: bool, idle: float | None) -> int:
     """Threads for a run: 1 for small work; else torch's default capped at the CPUs idle now (at least 1).
 

@@ -29,6 +29,7 @@ from seqgan.cpu import (
     GENERATOR_BF16_MIN_FLOPS,
     SMALL_WORK_FLOPS,
     TORCH_DEFAULT_THREADS,
+    SlowdownWatch,
     choose_threads,
     discriminator_batch_flops,
     generator_batch_flops,
@@ -321,8 +322,13 @@ class SeqGANTrainer:
             return  # finished before a resume
         self.callbacks.phase_start(phase, self.progress.done, total)
         clock, first = time.perf_counter(), self.progress.done
+        watch = SlowdownWatch(torch.get_num_threads()) if self.device.type == "cpu" else None
         while self.progress.done < total:
+            if watch:
+                watch.begin()
             scalars = unit()
+            if watch and (warning := watch.end()):
+                log.warning("%s unit %d: %s", phase, self.progress.done + 1, warning)
             self._pace = pace(time.perf_counter() - clock, self.progress.done + 1 - first, self.progress.done + 1, total)
             if evaluate:
                 self._evaluate_if_due(self.progress.done, total, scalars)

@@ -122,3 +122,49 @@ def test_configure_runtime_keeps_freed_memory_unless_told_not_to(monkeypatch):
     finally:
         torch.set_num_threads(threads)
         torch.set_flush_denormal(False)
+
+
+@pytest.mark.parametrize("seconds, own, others, threads, usual, warns", [
+    (40.0, 1.5, 1.0, 2, [2.0, 2.5, 2.4], True),     # the cliff: 16x slower, another process on one of the 2 CPUs
+    (40.0, 1.5, 0.0, 2, [2.0, 2.5, 2.4], False),    # slow, but nothing else ran: not contention (e.g. a bigger unit)
+    (40.0, 0.1, 1.0, 2, [2.0, 2.5, 2.4], False),    # this process hardly ran: stopped or suspended, not the cliff
+    (40.0, 1.0, 1.0, 1, [2.0, 2.5, 2.4], False),    # one thread has no barrier to wait at
+    (5.0, 1.5, 1.0, 2, [2.0, 2.5, 2.4], False),     # about 2x: within a unit's usual spread (an evaluation, a slow phase)
+    (40.0, 1.5, 1.0, 2, [2.0, 2.5], False),         # too few units to know the usual pace
+    (40.0, 1.5, 0.3, 2, [2.0, 2.5, 2.4], False),    # a little background work fits beside 2 threads
+])
+def test_slowdown_reports_only_a_unit_stalled_by_other_processes(seconds, own, others, threads, usual, warns):
+    message = cpu.slowdown(usual, seconds, own, others, threads, cpus=2)
+    assert (message is not None) == warns
+    if warns:
+        assert "took 40 s against a usual 2.4 s" in message and "1.0 of the 2 CPUs" in message
+        assert "OMP_NUM_THREADS=1" in message
+
+
+def test_slowdown_watch_measures_other_processes_from_proc_stat_and_warns_once(tmp_path, monkeypatch):
+    # A unit of 10 s in which all 2 CPUs were busy (20 CPU-seconds) and this process used 12 of them: the others 0.8.
+    stat = tmp_path / "stat"
+    monkeypatch.setattr(cpu, "PROC_STAT", stat)
+    clock = {"wall": 0.0, "own": 0.0, "busy": 0}
+
+    def advance(wall, own, busy_s):
+        clock["wall"] += wall
+        clock["own"] += own
+        clock["busy"] += int(busy_s * cpu.CLOCK_TICKS)
+        _stat(stat, busy=clock["busy"], idle=0)
+
+    monkeypatch.setattr(cpu.time, "perf_counter", lambda: clock["wall"])
+    monkeypatch.setattr(cpu.time, "process_time", lambda: clock["own"])
+    watch = cpu.SlowdownWatch(threads=2, cpus=2)
+    for _ in range(3):  # the usual pace: 1 s a unit on both CPUs, nothing else running
+        _stat(stat, busy=clock["busy"], idle=0)
+        watch.begin()
+        advance(1.0, 2.0, 2.0)
+        assert watch.end() is None
+    for expected in (True, False):  # the stalled unit warns; the next one does not repeat it
+        watch.begin()
+        advance(10.0, 12.0, 20.0)
+        message = watch.end()
+        assert (message is not None) == expected
+        if expected:
+            assert "took 10 s against a usual 1.0 s while other processes (or the hypervisor) used 0.8 of the 2 CPUs" in message
