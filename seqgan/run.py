@@ -23,6 +23,8 @@ from seqgan.lm_score import lm_scores
 from seqgan.methods import Method, method_class
 from seqgan.metrics import text_metrics
 from seqgan.oracle import write_token_file
+from seqgan.provenance import describe as describe_software
+from seqgan.provenance import software
 from seqgan.train import (
     Callbacks,
     SeqGANTrainer,
@@ -258,12 +260,15 @@ def _train_in(cfg: Config, run_dir: Path, resume: bool, callbacks: Callbacks | N
     package_log.setLevel(logging.INFO)
     d_dtype = trainer.discriminator.compute_dtype or torch.float32
     g_dtype = getattr(trainer.generator, "compute_dtype", None) or torch.float32
+    log.info("code: %s", describe_software(software()))
     log.info("device %s, %d CPU threads, D_φ's GEMMs in %s, G_θ's gradient GEMMs in %s (runtime.precision = %r)",
              trainer.device, threads, str(d_dtype).removeprefix("torch."), str(g_dtype).removeprefix("torch."),
              cfg.runtime.precision)
     if resumed:
         log.info("resumed at %s unit %d, %.0f s of wall time before", trainer.progress.phase, trainer.progress.done,
                  trainer.elapsed)
+    if resumed and trainer.written_by and trainer.written_by != software():
+        log.info("the checkpoint resumed from was written by other code: %s", describe_software(trainer.written_by))
     for line in kept:
         log.info("resumed with %s", line)
     try:
@@ -321,6 +326,7 @@ def finish_run(trainer: SeqGANTrainer, run_dir: Path) -> dict[str, Any]:
     save_atomic(generator_artifact(trainer), run_dir / "checkpoints" / "generator.pt")
     plot_learning_curve(trainer.records, cfg.train.pretrain_epochs, run_dir / "learning_curve.png", metric)
     summary["wall_time_s"] = round(trainer.wall_time(), 1)
+    summary["software"] = software()
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
 

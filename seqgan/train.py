@@ -45,6 +45,7 @@ from seqgan.health import diagnose, sample_health, sequence_keys
 from seqgan.methods import method_class
 from seqgan.metrics import BleuScorer
 from seqgan.oracle import Oracle, oracle_data
+from seqgan.provenance import software
 
 log = logging.getLogger(__name__)
 
@@ -269,6 +270,7 @@ class SeqGANTrainer:
         return self.progress.done + sum(self.totals.get(p, 0) for p in earlier)
 
     _pace = ""  # where the running phase stands, for the log (`pace`)
+    written_by: dict[str, str] | None = None  # the code that wrote the checkpoint resumed from (seqgan.provenance)
 
     def wall_time(self) -> float:
         return self.elapsed + time.perf_counter() - self._started
@@ -440,6 +442,7 @@ class SeqGANTrainer:
             "records": self.records,
             "best": self.best,
             "elapsed": self.wall_time(),
+            "software": software(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -466,6 +469,7 @@ class SeqGANTrainer:
         self.records = list(state["records"])
         self.best = state.get("best")
         self.elapsed, self._started = float(state["elapsed"]), time.perf_counter()
+        self.written_by = state.get("software")  # None for checkpoints from before it was recorded
 
     def start_from_pretrained(self, state: dict[str, Any]) -> None:
         """Continue after another run's MLE pretraining, so every method of a seed shares one pretrained G_θ.

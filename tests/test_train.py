@@ -1,5 +1,6 @@
 import json
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -362,3 +363,25 @@ def test_a_precision_the_command_sets_must_match_the_run_s(tiny_cfg, tmp_path):
         train(tiny_cfg.override(["runtime.precision='fp32'"]), tmp_path / "r", callbacks=Crash("mle", 3))
     with pytest.raises(ConfigError, match="differs"):
         train(tiny_cfg.override(["runtime.precision='bf16'"]), tmp_path / "r", resume=True)
+
+
+def test_a_run_records_its_code_and_says_when_a_resume_changes_it(tiny_cfg, tmp_path):
+    from seqgan.provenance import software
+
+    here = software()
+    assert here["seqgan"] and here["torch"] == torch.__version__
+    if (Path(__file__).resolve().parents[1] / ".git").exists():  # a git checkout (CI clones one) names its commit
+        assert len(here["commit"].removesuffix("+changes")) == 12
+    run = tmp_path / "r"
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_cfg, run, callbacks=Crash("adversarial", 3))
+    path = run / "checkpoints" / "latest.pt"
+    state = load_checkpoint(path)
+    assert state["software"] == here
+    state["software"] = {**here, "seqgan": "0.0.9", "commit": "0123456789ab"}  # written by an older version
+    torch.save(state, path)
+    train(tiny_cfg, run, resume=True)
+    log = (run / "train.log").read_text(encoding="utf-8")
+    assert log.count(f"code: seqgan {here['seqgan']}") == 2  # each start says what it runs
+    assert "the checkpoint resumed from was written by other code: seqgan 0.0.9 (commit 0123456789ab)" in log
+    assert json.loads((run / "summary.json").read_text())["software"] == here
