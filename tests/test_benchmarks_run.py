@@ -1,6 +1,7 @@
 """The benchmark scripts still run against the library as it is (their --quick mode): a script broken by a refactor
 would otherwise only show when someone needs its figures."""
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -15,6 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     ("bench_precision", ["--quick", "--threads", "1", "--d-sequences", "128"]),
     ("bench_malloc", ["--quick", "--threads", "1", "--work", "d_bf16"]),
     ("bench_blocks", ["--quick", "--threads", "1"]),
+    pytest.param("bench_compile", ["--quick", "--threads", "1", "--work", "mle_step"],
+                 marks=pytest.mark.skipif(not shutil.which("cc"), reason="torch.compile on CPU needs a C compiler")),
 ])
 def test_benchmark_runs_quick(script, argv, tmp_path, capsys):
     module = __import__(script)
@@ -32,6 +35,9 @@ def test_benchmark_runs_quick(script, argv, tmp_path, capsys):
     elif script == "bench_malloc":  # the kept memory really is reused: the steps stop faulting pages in
         faults = results["d_bf16"]["median"]
         assert faults["kept"]["faults"] < faults["default"]["faults"] / 10
+    elif script == "bench_compile":  # both paths trained the same steps from the same weights
+        losses = results["mle_step"]["loss"]
+        assert losses["compiled"] == pytest.approx(losses["eager"], rel=1e-4)
     elif script == "bench_blocks":  # each kernel timed at the value in use and another, which is restored after
         import seqgan.kernels.sampling as sampling
 
