@@ -385,3 +385,44 @@ def test_a_run_records_its_code_and_says_when_a_resume_changes_it(tiny_cfg, tmp_
     assert log.count(f"code: seqgan {here['seqgan']}") == 2  # each start says what it runs
     assert "the checkpoint resumed from was written by other code: seqgan 0.0.9 (commit 0123456789ab)" in log
     assert json.loads((run / "summary.json").read_text())["software"] == here
+
+
+def _host_reads(monkeypatch):
+    """Counts the tensor-to-Python reads (.item, .tolist, bool/int/float of a tensor): each is a host sync on a GPU."""
+    counts = {"n": 0}
+    for name in ("item", "tolist", "__bool__", "__int__", "__float__"):
+        original = getattr(torch.Tensor, name)
+
+        def counted(self, *args, _original=original, **kwargs):
+            counts["n"] += 1
+            return _original(self, *args, **kwargs)
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    return counts
+
+
+def test_the_training_loops_read_no_tensor_back_per_batch(tiny_cfg, monkeypatch):
+    # The D step's and the MLE epoch's losses and accuracies accumulate on the device and are read once at the end:
+    # three times the batches, the same number of reads (on a GPU each read waits for the queue to drain).
+    import seqgan.kernels.fused as fused
+    from seqgan import steps
+
+    trainer = SeqGANTrainer(tiny_cfg.override(["train.num_negatives=256", "discriminator.batch_size=16"]))
+    counts = _host_reads(monkeypatch)
+    reads = []
+    for epochs in (1, 3):
+        trainer.generator.sample(4)  # warm: the sampler's first-call work is not the loop's
+        start = counts["n"]
+        steps.d_step(trainer, epochs)
+        reads.append(counts["n"] - start)
+    assert reads[0] == reads[1]  # 32 batches or 96: the reads are the sampler's and the two at the end
+    # The fused loss asks once per call whether exp needs its shift, on CPU only (seqgan.kernels.fused.needs_shift);
+    # an accelerator always shifts instead. Answered as an accelerator does, the epoch reads nothing per batch.
+    monkeypatch.setattr(fused, "needs_shift", lambda h_aug, w_aug: True)
+    opt, real = trainer.mle_opt, trainer.real_data
+    mle_reads = []
+    for size in (64, 256):
+        trainer.real_data = torch.cat([real] * 2)[:size]
+        start = counts["n"]
+        steps.mle_epoch(trainer, opt)
+        mle_reads.append(counts["n"] - start)
+    assert mle_reads[0] == mle_reads[1] == 1  # 4 batches or 16: one read, the mean loss
