@@ -73,7 +73,8 @@ def report(run: Path, out: Path) -> str:
     finished = where["phase"] == "done"
     log_lines = (run / "train.log").read_text(encoding="utf-8").splitlines() if (run / "train.log").is_file() else []
     messages = [line.split(" ", 2)[-1] for line in log_lines]  # without their timestamps
-    history = [m for m in messages if m.startswith(("device ", "resumed at "))] or ["(no train.log)"]
+    history = [m for m in messages if m.startswith(("code: ", "device ", "resumed at ", "the checkpoint resumed from"))
+               ] or ["(no train.log)"]
     warnings = [m for m in messages if re.match(r"\w+ \d+: ", m)]  # the health checks' (seqgan.health)
     text = "\n".join([
         "# The `paper` protocol on this CPU" + ("" if finished else " (in progress)"), "",
@@ -84,7 +85,7 @@ def report(run: Path, out: Path) -> str:
         f"Report written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()} by "
         f"`.venv/bin/python benchmarks/paper_protocol_report.py --run {run} --out {out}`.", "",
         f"**Where it stands:** phase `{where['phase']}`, {where['done']} units done in it; {hours:.2f} h of training "
-        "wall time at the last checkpoint.", "", *rows, "",
+        "wall time at the last checkpoint.", "", *rows, "", *pace_lines(adv, schedule["adversarial"], finished),
         "D pretraining has no evaluations (the schedule evaluates G_θ in MLE pretraining and the adversarial phase).", "",
         *figures, "",
         *([f"The health checks warned at {len(warnings)} evaluation(s); the last:", "", f"> {warnings[-1]}", ""]
@@ -93,6 +94,18 @@ def report(run: Path, out: Path) -> str:
         "records: [metrics.jsonl](metrics.jsonl).", ""])
     (out / "README.md").write_text(text, encoding="utf-8")
     return text
+
+
+def pace_lines(adv: list[dict[str, Any]], rounds: int, finished: bool) -> list[str]:
+    """The adversarial phase's recent pace from its last evaluations' wall times, and what it means for the rest."""
+    if finished or len(adv) < 2:
+        return []
+    recent = adv[-3:]
+    per_round = (recent[-1]["time_s"] - recent[0]["time_s"]) / max(1, recent[-1]["epoch"] - recent[0]["epoch"])
+    left = rounds - (adv[-1]["epoch"] + 1)
+    return [f"Recent pace: {per_round / 60:.1f} min a round (rounds {recent[0]['epoch']}–{recent[-1]['epoch']}; wall "
+            f"time, so stops for benchmarks count); the {left} rounds left take about {left * per_round / 3600:.1f} h "
+            "at it.", ""]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,7 @@
 """The benchmark scripts still run against the library as it is (their --quick mode): a script broken by a refactor
 would otherwise only show when someone needs its figures."""
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -60,6 +61,8 @@ def test_paper_protocol_report_reads_a_run_in_progress_and_a_finished_one(tiny_c
         train(tiny_cfg, run, callbacks=Crash("adversarial", 3))
     text = report(run, tmp_path / "partial")
     assert "(in progress)" in text and "phase `adversarial`, 2 units" in text
+    assert re.search(r"Recent pace: [0-9.]+ min a round \(rounds 0–2; .*the 1 rounds left take about", text)
+    assert "    code: seqgan " in text  # each start's code, from train.log
     assert "| MLE pretraining | 4 | 4 |" in text and "| D pretraining | 2 | 2 |" in text and "| adversarial | 2 | 4 |" in text
     assert "NLL_oracle, last evaluation" in text and "8.736" in text  # beside the paper's figure
     train(tiny_cfg, run, resume=True)
