@@ -22,7 +22,7 @@ import torch
 import seqgan.cpu as seqgan_cpu
 
 PROC_STAT = Path("/proc/stat")
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100  # /proc/stat units per second
+CLOCK_TICKS = seqgan_cpu.CLOCK_TICKS  # /proc/stat units per second
 PROBE_N = 512  # the probe's matmul: long enough to keep both cores busy, short enough to check often
 
 
