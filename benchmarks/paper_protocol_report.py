@@ -27,6 +27,7 @@ from seqgan.run import plot_learning_curve
 from seqgan.train import PHASES, PRETRAIN
 
 PAPER = {"mle": 9.038, "seqgan": 8.736, "authors_log": 8.68}
+AUTHORS_LOG_ROUND = 150  # the authors' log reports 8.68 after 150 adversarial epochs
 
 
 def progress(run: Path) -> dict[str, Any]:
@@ -70,6 +71,10 @@ def report(run: Path, out: Path) -> str:
                     f"| {PAPER['seqgan']} (SeqGAN, Table 1); {PAPER['authors_log']} (authors' log, 150 epochs) |",
                     f"| NLL_test, last evaluation | {adv[-1]['nll_test']:.3f} | round {adv[-1]['epoch']} | — |",
                     f"| NLL_oracle, best evaluation | {best['nll_oracle']:.3f} | round {best['epoch']} | |"]
+        at_log = [r for r in adv if r["epoch"] == AUTHORS_LOG_ROUND]
+        if at_log:
+            figures.append(f"| NLL_oracle at the authors' log's point | {at_log[0]['nll_oracle']:.3f} | round "
+                           f"{AUTHORS_LOG_ROUND} | {PAPER['authors_log']} (authors' log) |")
     finished = where["phase"] == "done"
     log_lines = (run / "train.log").read_text(encoding="utf-8").splitlines() if (run / "train.log").is_file() else []
     messages = [line.split(" ", 2)[-1] for line in log_lines]  # without their timestamps
@@ -90,10 +95,27 @@ def report(run: Path, out: Path) -> str:
         *figures, "",
         *([f"The health checks warned at {len(warnings)} evaluation(s); the last:", "", f"> {warnings[-1]}", ""]
           if warnings else []),
+        *signal_lines(adv),
         "Curves: [figure2.png](figure2.png) (NLL_oracle, the paper's Figure 2), [nll_test.png](nll_test.png); the "
         "records: [metrics.jsonl](metrics.jsonl).", ""])
     (out / "README.md").write_text(text, encoding="utf-8")
     return text
+
+
+def signal_lines(adv: list[dict[str, Any]], every: int = 10) -> list[str]:
+    """What G_θ learned from, every `every` rounds: D_φ's training accuracy and loss, and the mean reward Q of the
+    g-step (a saturated D gives rewards near 0, and the policy gradient vanishes), beside the two NLLs."""
+    rows = [r for r in adv if r["epoch"] % every == 0 or r is adv[-1]]
+    if not rows or "rewards/mean_q" not in rows[0]:
+        return []
+    def cell(r: dict[str, Any], key: str, fmt: str) -> str:
+        return format(r[key], fmt) if key in r else "—"
+    return [f"The learning signal, every {every} rounds: the mean reward is the mean of Q(s, a) — D_φ's P(real) of the "
+            "rollouts (Eq. 4) — over the g-step's sequences and positions; D's figures are from its last d-step.", "",
+            "| round | NLL_oracle | NLL_test | mean reward | D train accuracy | D loss |", "|---:|---:|---:|---:|---:|---:|",
+            *(f"| {r['epoch']} | {cell(r, 'nll_oracle', '.3f')} | {cell(r, 'nll_test', '.3f')} | "
+              f"{cell(r, 'rewards/mean_q', '.2e')} | {cell(r, 'd/train_accuracy', '.4f')} | {cell(r, 'losses/d', '.2e')} |"
+              for r in rows), ""]
 
 
 def pace_lines(adv: list[dict[str, Any]], rounds: int, finished: bool) -> list[str]:

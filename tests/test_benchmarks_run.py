@@ -1,6 +1,7 @@
 """The benchmark scripts still run against the library as it is (their --quick mode): a script broken by a refactor
 would otherwise only show when someone needs its figures."""
 
+import json
 import re
 import shutil
 import sys
@@ -50,7 +51,8 @@ def test_benchmark_runs_quick(script, argv, tmp_path, capsys):
 
 
 
-def test_paper_protocol_report_reads_a_run_in_progress_and_a_finished_one(tiny_cfg, tmp_path):
+def test_paper_protocol_report_reads_a_run_in_progress_and_a_finished_one(tiny_cfg, tmp_path, monkeypatch):
+    import paper_protocol_report
     from paper_protocol_report import report
 
     from seqgan.run import train
@@ -66,8 +68,18 @@ def test_paper_protocol_report_reads_a_run_in_progress_and_a_finished_one(tiny_c
     assert "| MLE pretraining | 4 | 4 |" in text and "| D pretraining | 2 | 2 |" in text and "| adversarial | 2 | 4 |" in text
     assert "NLL_oracle, last evaluation" in text and "8.736" in text  # beside the paper's figure
     train(tiny_cfg, run, resume=True)
+    monkeypatch.setattr(paper_protocol_report, "AUTHORS_LOG_ROUND", 2)  # the tiny run's stand-in for round 150
     text = report(run, tmp_path / "done")
     assert "(in progress)" not in text and "phase `done`" in text and "| adversarial | 4 | 4 |" in text
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    at_2 = next(r for r in records if r["phase"] == "adversarial" and r["epoch"] == 2)
+    assert f"| NLL_oracle at the authors' log's point | {at_2['nll_oracle']:.3f} | round 2 | 8.68" in text
+    # the learning signal: D's accuracy and the mean reward beside the NLLs, every 10 rounds and the last
+    signal = [line for line in text.splitlines() if re.match(r"\| \d+ \| ", line)]
+    assert [line.split(" | ")[0] for line in signal] == ["| 0", "| 3"]
+    last = records[-1]
+    assert signal[-1] == (f"| 3 | {last['nll_oracle']:.3f} | {last['nll_test']:.3f} | {last['rewards/mean_q']:.2e} | "
+                          f"{last['d/train_accuracy']:.4f} | {last['losses/d']:.2e} |")
     for name in ("README.md", "figure2.png", "nll_test.png", "metrics.jsonl"):
         assert (tmp_path / "done" / name).is_file()
 
