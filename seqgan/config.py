@@ -213,6 +213,10 @@ class TrainConfig:
     """Evaluate NLL_oracle every this many epochs/rounds (and at the end of each phase)."""
     checkpoint_every: int = 5
     """Write the run checkpoint every this many epochs/rounds (and at the end of each phase)."""
+    checkpoint_minutes: float = 10.0
+    """Also write it after any epoch/round that ends this many minutes of wall time after the last one was written, so
+    a kill loses at most about this much work whatever a unit takes (the paper's rounds: 2 minutes each on a CPU); 0
+    writes only every checkpoint_every units. Resuming from any unit is exact, so this changes no result."""
     keep_best: bool = False
     """MLE pretraining scores G_θ at each evaluation on a validation draw of the oracle (its own seed, never the
     test draw: NLL_valid) and hands the adversarial phase the G_θ of the lowest, not the last (early stopping)."""
@@ -229,6 +233,7 @@ class TrainConfig:
         _positive("train", d_pretrain_epochs=self.d_pretrain_epochs, d_epochs=self.d_epochs,
                   rollout_num=self.rollout_num, num_negatives=self.num_negatives, eval_every=self.eval_every,
                   checkpoint_every=self.checkpoint_every, rescale_delta=self.rescale_delta)
+        _non_negative("train", checkpoint_minutes=self.checkpoint_minutes)
         _check(0 <= self.update_rate <= 1, f"train.update_rate must be in [0, 1], got {self.update_rate}")
         _check(self.rollout_num <= MAX_ROLLOUT_NUM, f"train.rollout_num = {self.rollout_num} can only be a mistake (the "
                f"paper uses 16; at most {MAX_ROLLOUT_NUM:,}): every prefix is completed that many times per g-step")

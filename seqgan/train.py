@@ -262,7 +262,7 @@ class SeqGANTrainer:
         self.records: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None  # the lowest NLL_valid of MLE pretraining and its G_θ (keep_best)
         self.elapsed = 0.0  # seconds of training before this process (restored on resume)
-        self._started = time.perf_counter()
+        self._started = self._last_saved = time.perf_counter()  # _last_saved: for train.checkpoint_minutes
 
     def global_step(self) -> int:
         """Units completed over all phases (TensorBoard's step)."""
@@ -342,12 +342,23 @@ class SeqGANTrainer:
                          ", ".join(f"{k} {v:.4f}" for k, v in scalars.items()), self._pace)
             if self.progress.done == total:
                 break
-            if self.progress.done % self.cfg.train.checkpoint_every == 0:
+            if self.progress.done % self.cfg.train.checkpoint_every == 0 or self._checkpoint_overdue():
                 self.save_checkpoint()
         if phase == PRETRAIN and self.cfg.train.keep_best:
             self._keep_best()
         self.progress.phase, self.progress.done = PHASES[PHASES.index(phase) + 1], 0
         self.save_checkpoint()
+
+    def _checkpoint_overdue(self) -> bool:
+        """Whether train.checkpoint_minutes of wall time have passed since the last checkpoint (rank 0's clock decides
+        for every rank, as saving is a collective)."""
+        minutes = self.cfg.train.checkpoint_minutes
+        if not minutes or self.checkpoint_path is None:
+            return False
+        overdue = time.perf_counter() - self._last_saved >= 60.0 * minutes
+        if not self.dist.enabled:
+            return overdue
+        return bool(self.dist.broadcast_(torch.tensor(float(overdue), device=self.device)).item())
 
     def _keep_best(self) -> None:
         """G_θ of the lowest NLL_valid (rank 0 evaluates; every rank then holds its weights)."""
@@ -539,6 +550,7 @@ class SeqGANTrainer:
             save_atomic(state, path)
             self.callbacks.checkpoint(path, self.progress)
         self.dist.barrier()
+        self._last_saved = time.perf_counter()
 
     def resume(self) -> bool:
         """Load the run folder's latest checkpoint if there is one; returns whether it did."""

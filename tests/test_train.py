@@ -60,6 +60,19 @@ def test_resume_after_a_crash_equals_the_uninterrupted_run(tiny_cfg, tmp_path, p
         assert torch.equal(value, cut["generator"][key]), key
 
 
+@pytest.mark.parametrize("minutes, resumed_at", [(0.0, 0), (1e-6, 2)])
+def test_checkpoints_by_wall_time_resume_exactly(tiny_cfg, tmp_path, minutes, resumed_at):
+    # checkpoint_every out of reach: only train.checkpoint_minutes writes checkpoints within the phase (here after
+    # every unit), and a kill after 3 rounds resumes from the one written after round 2 (with 0: from the phase start).
+    cfg = tiny_cfg.override(["train.checkpoint_every=1000", f"train.checkpoint_minutes={minutes}"])
+    train(cfg, tmp_path / "whole")
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "cut", callbacks=Crash("adversarial", 3))
+    train(cfg, tmp_path / "cut", resume=True)
+    assert f"resumed at adversarial unit {resumed_at}," in (tmp_path / "cut" / "train.log").read_text(encoding="utf-8")
+    assert run_metrics(tmp_path / "cut") == run_metrics(tmp_path / "whole")
+
+
 def test_resume_without_checkpoint_starts_from_the_beginning(tiny_cfg, tmp_path):
     train(tiny_cfg, tmp_path / "fresh", resume=True)
     train(tiny_cfg, tmp_path / "plain")
