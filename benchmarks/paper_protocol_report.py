@@ -23,8 +23,9 @@ from typing import Any
 import torch
 
 from seqgan.config import load_config
+from seqgan.health import FIT_ROWS, diagnose, discriminator_fit
 from seqgan.run import plot_learning_curve
-from seqgan.train import PHASES, PRETRAIN
+from seqgan.train import PHASES, PRETRAIN, SeqGANTrainer, load_checkpoint
 
 PAPER = {"mle": 9.038, "seqgan": 8.736, "authors_log": 8.68}
 AUTHORS_LOG_ROUND = 150  # the authors' log reports 8.68 after 150 adversarial epochs
@@ -37,7 +38,7 @@ def progress(run: Path) -> dict[str, Any]:
 
 
 def report(run: Path, out: Path) -> str:
-    cfg = load_config(run / "config.toml")
+    cfg = load_config(run / "config.toml", saved=True)
     t = cfg.train
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines() if line]
     mle = [r for r in records if r["phase"] == "mle"]
@@ -96,26 +97,64 @@ def report(run: Path, out: Path) -> str:
         *([f"The health checks warned at {len(warnings)} evaluation(s); the last:", "", f"> {warnings[-1]}", ""]
           if warnings else []),
         *signal_lines(adv),
+        *fit_lines(discriminator_at_checkpoint(run, cfg), where),
         "Curves: [figure2.png](figure2.png) (NLL_oracle, the paper's Figure 2), [nll_test.png](nll_test.png); the "
         "records: [metrics.jsonl](metrics.jsonl).", ""])
     (out / "README.md").write_text(text, encoding="utf-8")
     return text
 
 
+def discriminator_at_checkpoint(run: Path, cfg: Any, samples: int = 10_000) -> dict[str, float] | None:
+    """How the checkpoint's D_φ scores the real sequences it trains on, a held-out draw of the oracle and fresh samples
+    of G_θ (seqgan.health.discriminator_fit; the samples under a fixed seed, outside the run's random stream)."""
+    trainer = SeqGANTrainer(cfg)
+    trainer.load_state_dict(load_checkpoint(run / "checkpoints" / "latest.pt"))
+    if trainer.progress.phase not in ("adversarial", "done") or not trainer.method.rewards_from_discriminator:
+        return None
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        generated = trainer.generator.sample(samples)
+    return discriminator_fit(trainer.discriminator.prob_real, trainer.real_data, trainer.test_data, generated)
+
+
+def fit_lines(fit: dict[str, float] | None, where: dict[str, Any]) -> list[str]:
+    """The table of `discriminator_at_checkpoint`, and the health check's verdict on it."""
+    if fit is None:
+        return []
+    heldout = fit.get("d/p_real_heldout")
+    return [f"D_φ at the last checkpoint ({where['phase']}, {where['done']} units done): the mean P(real) it gives "
+            f"each kind of sequence ({FIT_ROWS:,} of each; `seqgan.health.discriminator_fit`):", "",
+            "| sequences | mean P(real) |", "|---|---:|",
+            f"| real, the ones it trains on | {fit['d/p_real_training']:.4f} |",
+            *([f"| real, a held-out draw of the oracle | {heldout:.4f} |"] if heldout is not None else []),
+            f"| G_θ's samples | {fit['d/p_real_generated']:.4f} |", "",
+            *(line for warning in diagnose(fit) for line in (f"> {warning}", "")), ]
+
+
+SIGNAL_COLUMNS = [("NLL_oracle", "nll_oracle", ".3f"), ("NLL_test", "nll_test", ".3f"),
+                  ("mean reward", "rewards/mean_q", ".2e"), ("D train accuracy", "d/train_accuracy", ".4f"),
+                  ("D loss", "losses/d", ".2e")]
+FIT_COLUMNS = [("P(real): D's real", "d/p_real_training", ".3f"), ("P(real): held-out real", "d/p_real_heldout", ".3f"),
+               ("P(real): G's samples", "d/p_real_generated", ".2e")]
+
+
 def signal_lines(adv: list[dict[str, Any]], every: int = 10) -> list[str]:
     """What G_θ learned from, every `every` rounds: D_φ's training accuracy and loss, and the mean reward Q of the
-    g-step (a saturated D gives rewards near 0, and the policy gradient vanishes), beside the two NLLs."""
+    g-step (a saturated D gives rewards near 0, and the policy gradient vanishes), beside the two NLLs; and, where
+    the records have it (runs from 2026-12-01 on), how D_φ scores real sequences it trains on, held-out real ones and
+    G_θ's samples."""
     rows = [r for r in adv if r["epoch"] % every == 0 or r is adv[-1]]
     if not rows or "rewards/mean_q" not in rows[0]:
         return []
+    columns = SIGNAL_COLUMNS + (FIT_COLUMNS if any(FIT_COLUMNS[0][1] in r for r in rows) else [])
+
     def cell(r: dict[str, Any], key: str, fmt: str) -> str:
         return format(r[key], fmt) if key in r else "—"
     return [f"The learning signal, every {every} rounds: the mean reward is the mean of Q(s, a) — D_φ's P(real) of the "
             "rollouts (Eq. 4) — over the g-step's sequences and positions; D's figures are from its last d-step.", "",
-            "| round | NLL_oracle | NLL_test | mean reward | D train accuracy | D loss |", "|---:|---:|---:|---:|---:|---:|",
-            *(f"| {r['epoch']} | {cell(r, 'nll_oracle', '.3f')} | {cell(r, 'nll_test', '.3f')} | "
-              f"{cell(r, 'rewards/mean_q', '.2e')} | {cell(r, 'd/train_accuracy', '.4f')} | {cell(r, 'losses/d', '.2e')} |"
-              for r in rows), ""]
+            "| round | " + " | ".join(name for name, _, _ in columns) + " |", "|---:" * (len(columns) + 1) + "|",
+            *("| " + " | ".join([str(r["epoch"]), *(cell(r, key, fmt) for _, key, fmt in columns)]) + " |" for r in rows),
+            ""]
 
 
 def pace_lines(adv: list[dict[str, Any]], rounds: int, finished: bool) -> list[str]:

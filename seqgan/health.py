@@ -1,6 +1,7 @@
 """Training health: the failure modes the seed documents name, watched at every evaluation.
 
-A discriminator too strong to learn from (its accuracy pinned near 1, the rewards vanishing), and
+A discriminator too strong to learn from (its accuracy pinned near 1, the rewards vanishing), a
+discriminator that has memorised its real sequences (it scores held-out real ones as fake), and
 mode collapse (few distinct samples, one sequence repeated, training sequences copied verbatim). The
 trainer records these figures beside every evaluation and logs a warning that says what to try.
 """
@@ -8,6 +9,7 @@ trainer records these figures beside every evaluation and logs a warning that sa
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -18,6 +20,8 @@ REWARD_VANISHED = 0.02
 DISTINCT_LOW = 0.5
 TOP_REPEAT_HIGH = 0.05
 COPY_RATE_HIGH = 0.5
+MEMORISED_GAP = 0.5  # mean P(real) of D_φ's own real sequences minus that of held-out real ones
+FIT_ROWS = 10_000  # sequences of each kind that `discriminator_fit` scores (the oracle's test draw: all of it)
 
 
 def sequence_keys(sequences_NxT: torch.Tensor) -> list[bytes]:
@@ -38,6 +42,19 @@ def sample_health(samples_NxT: torch.Tensor, training: set[bytes] | None = None)
     return stats
 
 
+def discriminator_fit(prob_real: Callable[[torch.Tensor], torch.Tensor], training_NxT: torch.Tensor,
+                      heldout_NxT: torch.Tensor | None, generated_NxT: torch.Tensor) -> dict[str, float]:
+    """Mean P(real) that D_φ gives the real sequences it trains on, real sequences it never saw (the test data) and
+    G_θ's samples (each: the first FIT_ROWS). A D_φ that only learned real against generated scores both real kinds
+    alike; one that memorised its positives scores held-out real sequences as fake, and its reward then favours
+    closeness to the training set over realism."""
+    fit = {"d/p_real_training": prob_real(training_NxT[:FIT_ROWS]).mean().item(),
+           "d/p_real_generated": prob_real(generated_NxT[:FIT_ROWS]).mean().item()}
+    if heldout_NxT is not None:
+        fit["d/p_real_heldout"] = prob_real(heldout_NxT[:FIT_ROWS]).mean().item()
+    return fit
+
+
 def diagnose(record: dict[str, Any]) -> list[str]:
     """Warnings for an evaluation record, each saying what it means and what to try."""
     warnings = []
@@ -47,6 +64,13 @@ def diagnose(record: dict[str, Any]) -> list[str]:
         warnings.append(f"the discriminator is too strong to learn from: training accuracy {accuracy:.3f}, mean reward "
                         f"{reward:.3g}, so the policy gradient vanishes; try train.advantage='rescale' or 'normalize', "
                         "fewer train.d_steps or train.d_epochs, or a lower discriminator.lr")
+    training, heldout = record.get("d/p_real_training"), record.get("d/p_real_heldout")
+    if training is not None and heldout is not None and training - heldout >= MEMORISED_GAP:
+        warnings.append(f"the discriminator has memorised its real sequences: it gives them P(real) {training:.2f} on "
+                        f"average but real sequences it never trained on {heldout:.2f}, so its reward favours "
+                        "closeness to the training set over realism; give it more real sequences (oracle.num_train on the "
+                        "synthetic oracle), fewer "
+                        "train.d_steps or train.d_epochs, or fewer discriminator.num_filters")
     distinct = record.get("health/distinct")
     top = record.get("health/top_repeat")
     if distinct is not None and (distinct < DISTINCT_LOW or top > TOP_REPEAT_HIGH):

@@ -41,7 +41,7 @@ from seqgan.data import BOS_ID, PAD_ID, Corpus, load_corpus
 from seqgan.discriminator import Discriminator
 from seqgan.distributed import RANK_SEED_STRIDE, Distributed, from_env, local_rank, loss_runner
 from seqgan.errors import CheckpointError, ConfigError, StorageError, TrainingDiverged
-from seqgan.health import diagnose, sample_health, sequence_keys
+from seqgan.health import diagnose, discriminator_fit, sample_health, sequence_keys
 from seqgan.methods import method_class
 from seqgan.metrics import BleuScorer
 from seqgan.oracle import Oracle, oracle_data
@@ -309,6 +309,8 @@ class SeqGANTrainer:
             for n in (2, 3, 4):
                 metrics[f"bleu{n}"] = self._test_bleu.mean_bleu(hyps, n)
         metrics.update(sample_health(samples, self.training_keys()))
+        if self.progress.phase == "adversarial" and self.method.rewards_from_discriminator:
+            metrics.update(discriminator_fit(self.discriminator.prob_real, self.real_data, self.test_data, samples))
         return metrics
 
     def training_keys(self) -> set[bytes]:

@@ -79,7 +79,12 @@ def test_paper_protocol_report_reads_a_run_in_progress_and_a_finished_one(tiny_c
     assert [line.split(" | ")[0] for line in signal] == ["| 0", "| 3"]
     last = records[-1]
     assert signal[-1] == (f"| 3 | {last['nll_oracle']:.3f} | {last['nll_test']:.3f} | {last['rewards/mean_q']:.2e} | "
-                          f"{last['d/train_accuracy']:.4f} | {last['losses/d']:.2e} |")
+                          f"{last['d/train_accuracy']:.4f} | {last['losses/d']:.2e} | {last['d/p_real_training']:.3f} | "
+                          f"{last['d/p_real_heldout']:.3f} | {last['d/p_real_generated']:.2e} |")
+    # D_φ of the last checkpoint scored afresh: the same real sequences as the last evaluation, so the same figures
+    assert f"| real, the ones it trains on | {last['d/p_real_training']:.4f} |" in text
+    assert f"| real, a held-out draw of the oracle | {last['d/p_real_heldout']:.4f} |" in text
+    assert "| G_θ's samples | " in text
     for name in ("README.md", "figure2.png", "nll_test.png", "metrics.jsonl"):
         assert (tmp_path / "done" / name).is_file()
 

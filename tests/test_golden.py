@@ -34,7 +34,8 @@ def test_tiny_preset_records_are_bit_identical_to_the_golden_file(name):
     want = GOLDEN[name]
     assert len(got) == len(want), f"{name}: {len(got)} evaluations, golden has {len(want)}"
     for g, w in zip(got, want):
-        # Metrics added since the recording (health/*) are extra keys; every recorded number must be identical.
+        # Metrics added since the recording (health/*, D_φ's fit: d/p_real_*) are extra keys; every recorded number
+        # must be identical.
         extra = set(g) - set(w)
-        assert all(k.startswith("health/") for k in extra), f"{name}: unexpected new keys {sorted(extra)}"
+        assert all(k.startswith(("health/", "d/p_real_")) for k in extra), f"{name}: unexpected new keys {sorted(extra)}"
         assert {k: g[k] for k in w} == w, f"{name}: evaluation differs from the golden record:\n got  {g}\n want {w}"

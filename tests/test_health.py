@@ -4,7 +4,7 @@ import json
 
 import torch
 
-from seqgan.health import diagnose, sample_health, sequence_keys
+from seqgan.health import FIT_ROWS, diagnose, sample_health, sequence_keys
 from seqgan.run import train
 from seqgan.train import SeqGANTrainer
 
@@ -23,6 +23,39 @@ def test_a_discriminator_too_strong_to_learn_from_is_named_with_what_to_try():
     warnings = diagnose({"d/train_accuracy": 0.995, "rewards/mean_q": 0.004})
     assert len(warnings) == 1 and "too strong" in warnings[0] and "train.advantage='rescale'" in warnings[0]
     assert diagnose({"d/train_accuracy": 0.995, "rewards/mean_q": 0.3}) == []
+
+
+def test_a_discriminator_that_memorised_its_real_sequences_is_named_with_what_to_try():
+    warnings = diagnose({"d/p_real_training": 0.99, "d/p_real_heldout": 0.133, "d/p_real_generated": 0.03})
+    assert len(warnings) == 1 and "memorised its real sequences" in warnings[0] and "0.99" in warnings[0]
+    assert "0.13" in warnings[0] and "fewer train.d_steps" in warnings[0]
+    assert diagnose({"d/p_real_training": 0.7, "d/p_real_heldout": 0.6, "d/p_real_generated": 0.1}) == []
+
+
+def test_evaluations_after_pretraining_record_how_d_scores_training_heldout_and_generated_sequences(tiny_cfg):
+    trainer = SeqGANTrainer(tiny_cfg)
+    trainer._evaluate_if_due(0, 1, {})  # in MLE pretraining D_φ is untrained: nothing of it recorded
+    assert not any(k.startswith("d/p_real") for k in trainer.records[-1])
+    trainer.progress.phase = "adversarial"
+    trainer._evaluate_if_due(0, 1, {})
+    record, d = trainer.records[-1], trainer.discriminator
+    assert record["d/p_real_training"] == d.prob_real(trainer.real_data[:FIT_ROWS]).mean().item()
+    assert record["d/p_real_heldout"] == d.prob_real(trainer.test_data[:FIT_ROWS]).mean().item()
+    assert 0.0 < record["d/p_real_generated"] < 1.0
+    # a D_φ that knows its training positives by heart and calls every other sequence fake
+    known = set(sequence_keys(trainer.real_data))
+    d.prob_real = lambda tokens: torch.tensor([float(k in known) for k in sequence_keys(tokens)])
+    trainer._evaluate_if_due(0, 1, {})
+    record = trainer.records[-1]
+    assert (record["d/p_real_training"], record["d/p_real_heldout"]) == (1.0, 0.0)
+    assert any("memorised its real sequences" in w for w in record["health/warnings"])
+
+
+def test_methods_whose_reward_is_not_d_record_no_fit_of_it(tiny_cfg):
+    trainer = SeqGANTrainer(tiny_cfg.override(["train.method='pg_bleu'"]))
+    trainer.progress.phase = "adversarial"
+    trainer._evaluate_if_due(0, 1, {})
+    assert not any(k.startswith("d/p_real") for k in trainer.records[-1])
 
 
 def test_a_collapsed_generator_is_warned_about_and_its_copy_rate_recorded(tiny_cfg, caplog):

@@ -47,6 +47,9 @@ class Method:
     """Whether G_θ is MLE-pretrained first (Algorithm 1, line 2)."""
     trains_discriminator: ClassVar[bool] = False
     """Whether a discriminator is pretrained (line 4) and trained in the rounds."""
+    rewards_from_discriminator: ClassVar[bool] = False
+    """Whether G_θ's reward is D_φ's P(real): then each evaluation after pretraining also records how D_φ scores real
+    sequences it trains on, held-out real ones and G_θ's samples (seqgan.health.discriminator_fit)."""
     record_phase: ClassVar[str] = "adversarial"
     """How its evaluations are labelled in metrics.jsonl ('adversarial', or 'baseline' for the paper's baselines)."""
     shares_pretraining: ClassVar[bool] = True

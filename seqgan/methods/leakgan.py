@@ -183,6 +183,7 @@ class LeakGAN(Method):
     title = "LeakGAN (Guo et al. 2018): D_φ's features leaked to a manager–worker G; rescaled block rewards"
     config = LeakGANConfig
     trains_discriminator = True
+    rewards_from_discriminator = True
     shares_pretraining = False  # its G is its own (manager and worker), pretrained with D interleaved
     samples_with_discriminator = True
 

@@ -97,6 +97,7 @@ class MaliGAN(PolicyGradientMethod):
     title = "MaliGAN (Che et al. 2017): normalised importance weights D/(1 − D), mixed MLE–Mali training"
     config = MaliGANConfig
     trains_discriminator = True
+    rewards_from_discriminator = True
 
     @classmethod
     def validate(cls, cfg) -> None:  # type: ignore[no-untyped-def]

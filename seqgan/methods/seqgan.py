@@ -15,6 +15,7 @@ class SeqGAN(PolicyGradientMethod):
     label = "SeqGAN"
     title = "SeqGAN (Yu et al. 2017): policy gradient on D_φ's probability of real, Monte Carlo Q from G_β"
     trains_discriminator = True
+    rewards_from_discriminator = True
 
     def reward(self) -> RewardFn:
         return DiscriminatorReward(self.trainer.discriminator)
