@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import re
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 import torch
 
 from seqgan.config import load_config
-from seqgan.health import FIT_ROWS, diagnose, discriminator_fit
+from seqgan.health import FIT_ROWS, diagnose, discriminator_fit, summarize_warnings
 from seqgan.run import plot_learning_curve
 from seqgan.train import PHASES, PRETRAIN, SeqGANTrainer, load_checkpoint
 
@@ -81,7 +80,7 @@ def report(run: Path, out: Path) -> str:
     messages = [line.split(" ", 2)[-1] for line in log_lines]  # without their timestamps
     history = [m for m in messages if m.startswith(("code: ", "device ", "resumed at ", "the checkpoint resumed from"))
                ] or ["(no train.log)"]
-    warnings = [m for m in messages if re.match(r"\w+ \d+: ", m)]  # the health checks' (seqgan.health)
+    warnings = summarize_warnings(records)  # the health checks' (seqgan.health), each kind once
     text = "\n".join([
         "# The `paper` protocol on this CPU" + ("" if finished else " (in progress)"), "",
         f"Run: `seqgan train --preset paper --out {run} --resume` (the paper's sizes and schedule; "
@@ -94,7 +93,7 @@ def report(run: Path, out: Path) -> str:
         "wall time at the last checkpoint.", "", *rows, "", *pace_lines(adv, schedule["adversarial"], finished),
         "D pretraining has no evaluations (the schedule evaluates G_θ in MLE pretraining and the adversarial phase).", "",
         *figures, "",
-        *([f"The health checks warned at {len(warnings)} evaluation(s); the last:", "", f"> {warnings[-1]}", ""]
+        *(["The health checks' warnings, each kind once:", "", *(line for w in warnings.values() for line in (f"> {w}", ""))]
           if warnings else []),
         *signal_lines(adv),
         *fit_lines(discriminator_at_checkpoint(run, cfg), where),

@@ -57,28 +57,48 @@ def discriminator_fit(prob_real: Callable[[torch.Tensor], torch.Tensor], trainin
 
 def diagnose(record: dict[str, Any]) -> list[str]:
     """Warnings for an evaluation record, each saying what it means and what to try."""
-    warnings = []
+    return list(findings(record).values())
+
+
+def findings(record: dict[str, Any]) -> dict[str, str]:
+    """The warnings of `diagnose` by kind ('d_too_strong', 'd_memorised', 'collapse', 'copying'), so that a run can
+    say each kind once on the console and count it over its evaluations."""
+    found = {}
     accuracy = record.get("d/train_accuracy")
     reward = record.get("rewards/mean_q")
     if accuracy is not None and reward is not None and accuracy >= D_ACCURACY_PINNED and reward <= REWARD_VANISHED:
-        warnings.append(f"the discriminator is too strong to learn from: training accuracy {accuracy:.3f}, mean reward "
-                        f"{reward:.3g}, so the policy gradient vanishes; try train.advantage='rescale' or 'normalize', "
-                        "fewer train.d_steps or train.d_epochs, or a lower discriminator.lr")
+        found["d_too_strong"] = (
+            f"the discriminator is too strong to learn from: training accuracy {accuracy:.3f}, mean reward {reward:.3g}, "
+            "so the policy gradient vanishes; try train.advantage='rescale' or 'normalize', fewer train.d_steps or "
+            "train.d_epochs, or a lower discriminator.lr")
     training, heldout = record.get("d/p_real_training"), record.get("d/p_real_heldout")
     if training is not None and heldout is not None and training - heldout >= MEMORISED_GAP:
-        warnings.append(f"the discriminator has memorised its real sequences: it gives them P(real) {training:.2f} on "
-                        f"average but real sequences it never trained on {heldout:.2f}, so its reward favours "
-                        "closeness to the training set over realism; give it more real sequences (oracle.num_train on the "
-                        "synthetic oracle), fewer "
-                        "train.d_steps or train.d_epochs, or fewer discriminator.num_filters")
+        found["d_memorised"] = (
+            f"the discriminator has memorised its real sequences: it gives them P(real) {training:.2f} on average but "
+            f"real sequences it never trained on {heldout:.2f}, so its reward favours closeness to the training set over "
+            "realism; give it more real sequences (oracle.num_train on the synthetic oracle), fewer train.d_steps or "
+            "train.d_epochs, or fewer discriminator.num_filters")
     distinct = record.get("health/distinct")
     top = record.get("health/top_repeat")
     if distinct is not None and (distinct < DISTINCT_LOW or top > TOP_REPEAT_HIGH):
-        warnings.append(f"the samples are collapsing: {distinct:.0%} of them distinct, the most frequent one "
-                        f"{top:.1%} of all; compare NLL_test with continued MLE, and try train.advantage='rescale', "
-                        "a lower generator.pg_lr or fewer adversarial rounds")
+        found["collapse"] = (
+            f"the samples are collapsing: {distinct:.0%} of them distinct, the most frequent one {top:.1%} of all; "
+            "compare NLL_test with continued MLE, and try train.advantage='rescale', a lower generator.pg_lr or fewer "
+            "adversarial rounds")
     copied = record.get("health/copy_rate")
     if copied is not None and copied > COPY_RATE_HIGH:
-        warnings.append(f"{copied:.0%} of the samples are training sequences copied verbatim (memorisation); "
-                        "NLL_test shows what coverage it cost")
-    return warnings
+        found["copying"] = (f"{copied:.0%} of the samples are training sequences copied verbatim (memorisation); "
+                            "NLL_test shows what coverage it cost")
+    return found
+
+
+def summarize_warnings(records: list[dict[str, Any]]) -> dict[str, str]:
+    """Each kind of warning a run's evaluations raised, once: the last one's words (its figures) and how often."""
+    last: dict[str, str] = {}
+    count: Counter[str] = Counter()
+    for record in records:
+        for kind, message in findings(record).items():
+            last[kind] = message
+            count[kind] += 1
+    return {kind: f"{message} (at {count[kind]} of {len(records)} evaluations; figures of the last)"
+            for kind, message in last.items()}

@@ -18,7 +18,7 @@ from seqgan import distributed
 from seqgan.config import Config, complete_saved, migrate_legacy, to_toml
 from seqgan.data import BOS_ID, EOS_ID, PAD_ID, Vocabulary, detokenize
 from seqgan.errors import ConfigError, SeqGANError, StorageError
-from seqgan.health import diagnose, sample_health
+from seqgan.health import findings, sample_health, summarize_warnings
 from seqgan.lm_score import lm_scores
 from seqgan.methods import Method, method_class
 from seqgan.metrics import text_metrics
@@ -317,11 +317,12 @@ def finish_run(trainer: SeqGANTrainer, run_dir: Path) -> dict[str, Any]:
                                                       len(corpus.vocab), start_token=BOS_ID,
                                                       eos_token=corpus.eos, pad_token=PAD_ID))
     health = sample_health(samples, trainer.training_keys())
-    warnings = list(dict.fromkeys(w for r in trainer.records for w in r.get("health/warnings", [])))
+    said = summarize_warnings(trainer.records)
+    warnings = list(said.values())
     summary["health"] = {"final_samples": {k.split("/")[1]: v for k, v in health.items()}, "warnings": warnings}
-    for warning in diagnose(health):
-        if warning not in warnings:
-            warnings.append(warning)
+    for kind, warning in findings(health).items():
+        if kind not in said:
+            warnings.append(f"final samples: {warning}")
             log.warning("final samples: %s", warning)
     save_atomic(generator_artifact(trainer), run_dir / "checkpoints" / "generator.pt")
     plot_learning_curve(trainer.records, cfg.train.pretrain_epochs, run_dir / "learning_curve.png", metric)

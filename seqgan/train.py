@@ -41,7 +41,7 @@ from seqgan.data import BOS_ID, PAD_ID, Corpus, load_corpus
 from seqgan.discriminator import Discriminator
 from seqgan.distributed import RANK_SEED_STRIDE, Distributed, from_env, local_rank, loss_runner
 from seqgan.errors import CheckpointError, ConfigError, StorageError, TrainingDiverged
-from seqgan.health import diagnose, discriminator_fit, sample_health, sequence_keys
+from seqgan.health import discriminator_fit, findings, sample_health, sequence_keys
 from seqgan.methods import method_class
 from seqgan.metrics import BleuScorer
 from seqgan.oracle import Oracle, oracle_data
@@ -263,6 +263,7 @@ class SeqGANTrainer:
         self.best: dict[str, Any] | None = None  # the lowest NLL_valid of MLE pretraining and its G_θ (keep_best)
         self.elapsed = 0.0  # seconds of training before this process (restored on resume)
         self._started = self._last_saved = time.perf_counter()  # _last_saved: for train.checkpoint_minutes
+        self._warned: set[tuple[str, str]] = set()  # (phase, kind) of the health warnings said on the console
 
     def global_step(self) -> int:
         """Units completed over all phases (TensorBoard's step)."""
@@ -400,14 +401,17 @@ class SeqGANTrainer:
         if self.cfg.train.keep_generators and self.run_dir is not None:
             save_atomic(self.generator.state_dict(), self.run_dir / "checkpoints" / "generators"
                         / f"{label}-{offset + index:04d}.pt")
-        warnings = diagnose(record)
-        if warnings:
-            record["health/warnings"] = warnings
+        found = findings(record)
+        if found:
+            record["health/warnings"] = list(found.values())
         self.records.append(record)
         metric = primary_metric(self.cfg)
         log.info("%s (%s) epoch %d: %s %.4f %s", label, method, index, metric, record[metric], self._pace)
-        for warning in warnings:
-            log.warning("%s %d: %s", label, index, warning)
+        for kind, warning in found.items():
+            # the console says each kind once a phase; train.log keeps every evaluation's
+            seen = (phase, kind) in self._warned
+            self._warned.add((phase, kind))
+            log.log(logging.INFO if seen else logging.WARNING, "%s %d: %s", label, index, warning)
         self.callbacks.evaluation(record)
 
     @staticmethod

@@ -4,7 +4,7 @@ import json
 
 import torch
 
-from seqgan.health import FIT_ROWS, diagnose, sample_health, sequence_keys
+from seqgan.health import FIT_ROWS, diagnose, sample_health, sequence_keys, summarize_warnings
 from seqgan.run import train
 from seqgan.train import SeqGANTrainer
 
@@ -68,6 +68,24 @@ def test_a_collapsed_generator_is_warned_about_and_its_copy_rate_recorded(tiny_c
     assert record["health/copy_rate"] == 1.0 and record["health/top_repeat"] == 1.0
     assert any("collapsing" in w for w in record["health/warnings"])
     assert "collapsing" in caplog.text and "copied verbatim" in caplog.text
+
+
+def test_the_console_says_each_kind_of_warning_once_a_phase_and_the_summary_counts_it(tiny_cfg, caplog):
+    trainer = SeqGANTrainer(tiny_cfg)
+    line = trainer.real_data[0]
+    trainer.generator.sample = lambda n, **kw: line.expand(n, -1).clone()  # collapsed: every evaluation warns
+    with caplog.at_level("INFO", logger="seqgan"):
+        for _ in range(3):
+            trainer._evaluate_if_due(0, 1, {})
+        trainer.progress.phase = "adversarial"
+        trainer._evaluate_if_due(0, 1, {})
+    said = [(r.levelname, r.getMessage().split(":")[0]) for r in caplog.records if "collapsing" in r.getMessage()]
+    assert said == [("WARNING", "mle 0"), ("INFO", "mle 0"), ("INFO", "mle 0"), ("WARNING", "adversarial 0")]
+    assert all(len(r["health/warnings"]) == 2 for r in trainer.records)  # every record keeps its own (and copying)
+    summary = summarize_warnings(trainer.records + [{"health/distinct": 1.0, "health/top_repeat": 0.0}])
+    assert list(summary) == ["collapse", "copying"]
+    assert summary["collapse"].startswith("the samples are collapsing: 0% of them distinct")
+    assert summary["collapse"].endswith("(at 4 of 5 evaluations; figures of the last)")
 
 
 def test_a_healthy_tiny_run_raises_no_warning(tiny_cfg, tmp_path, caplog):
