@@ -7,9 +7,12 @@ the script runs on, beside the value the library uses there.
 * `score`: D_φ (the paper's, in the dtype `runtime.precision = 'auto'` gives it there) scoring --sequences
   sequences without autograd, as the rewards and the evaluations do; the sequences per convolution pass
   (`seqgan.kernels.conv.score_chunk`: SCORE_CHUNK_CPU / SCORE_CHUNK_ACCELERATOR).
-* `loss`: G_θ's fused MLE loss, forward and backward, over --loss-rows rows (a g-step's 64 sequences × 16 rollouts
-  × 20 steps by default); rows per block of (rows, V) logits (`seqgan.kernels.fused.block_rows`: BLOCK_ROWS /
+* `loss`: G_θ's fused MLE loss, forward and backward, over --loss-rows rows (64 sequences × 16 rollouts × 20 steps
+  by default); rows per block of (rows, V) logits (`seqgan.kernels.fused.block_rows`: BLOCK_ROWS /
   BLOCK_ROWS_ACCELERATOR).
+* `mle`: the same constant on the work that uses it in training: an MLE epoch of G_θ over --sequences sequences in
+  the paper's batches of 64 (1,280 rows a step: forward, backward, fused Adam), its gradient GEMMs in the dtype
+  `runtime.precision = 'auto'` gives the paper's G_θ there. The policy-gradient step has the same 1,280 rows.
 
 Each candidate sets the module constant for the duration of its run (the kernels read it at call time) and the
 candidates are interleaved, the order reversed every other repeat; on CUDA each run ends with a synchronize. The
@@ -48,14 +51,18 @@ CONSTANTS = {
     "sample": {"cpu": (sampling, "SAMPLE_BLOCK_ROWS"), "accelerator": (sampling, "BLOCK_ROWS_ACCELERATOR")},
     "score": {"cpu": (conv, "SCORE_CHUNK_CPU"), "accelerator": (conv, "SCORE_CHUNK_ACCELERATOR")},
     "loss": {"cpu": (fused, "BLOCK_ROWS"), "accelerator": (fused, "BLOCK_ROWS_ACCELERATOR")},
+    "mle": {"cpu": (fused, "BLOCK_ROWS"), "accelerator": (fused, "BLOCK_ROWS_ACCELERATOR")},
 }
 CANDIDATES = {
     "sample": {"cpu": (128, 256, 512, 1024, 2048), "accelerator": (1024, 2048, 4096, 8192, 16384, 32768)},
     "score": {"cpu": (32, 64, 128, 256, 512), "accelerator": (512, 1024, 2048, 4096, 8192, 16384)},
     "loss": {"cpu": (64, 128, 256, 512, 1024), "accelerator": (1024, 2048, 4096, 8192, 16384)},
+    "mle": {"cpu": (128, 256, 640, 1024, 1280), "accelerator": (1280, 8192)},
 }
+MLE_BATCH = 64  # the paper's generator.batch_size
 WHAT = {"sample": "sampling {n:,} sequences", "score": "D_φ scoring {n:,} sequences ({dtype})",
-        "loss": "fused MLE loss, forward + backward, {rows:,} rows (gradient GEMMs in {dtype})"}
+        "loss": "fused MLE loss, forward + backward, {rows:,} rows (gradient GEMMs in {dtype})",
+        "mle": "an MLE epoch of G_θ over {n:,} sequences, batches of 64 (gradient GEMMs in {dtype})"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -93,17 +100,28 @@ def work(kernel: str, args: argparse.Namespace, device: torch.device) -> tuple[C
         chunk = max(CANDIDATES["score"][kind(device)])
         return (lambda: d.prob_real(tokens, batch_size=max(4096, chunk)),
                 WHAT[kernel].format(n=args.sequences, dtype=str(dtype).removeprefix("torch.")))
+    grad_dtype = torch.bfloat16 if has_bf16_matmul(device) and not args.quick else None  # 'auto' at the paper's G
+    dtype = "bfloat16" if grad_dtype else "float32"
+    if kernel == "mle":
+        g.set_compute_dtype(grad_dtype or torch.float32)
+        data = g.sample(args.sequences)
+        opt = torch.optim.Adam(g.parameters(), lr=0.01, fused=True)
+
+        def epoch() -> None:
+            for lo in range(0, len(data) - MLE_BATCH + 1, MLE_BATCH):
+                opt.zero_grad(set_to_none=True)
+                g.nll(data[lo:lo + MLE_BATCH]).backward()
+                opt.step()
+        return epoch, WHAT[kernel].format(n=args.sequences, dtype=dtype)
     h = torch.randn(args.loss_rows, 32, device=device, requires_grad=True)
     targets = torch.randint(0, vocab, (args.loss_rows,), device=device)
     weights = torch.ones(args.loss_rows, device=device)
     w, b = g.output.weight, g.output.bias
-    grad_dtype = torch.bfloat16 if has_bf16_matmul(device) and not args.quick else None  # 'auto' at the paper's G
 
     def loss() -> None:
         value = fused.weighted_nll(h, w, b, targets, weights, grad_dtype)
         torch.autograd.grad(value, (h, w, b))
 
-    dtype = "bfloat16" if grad_dtype else "float32"
     return loss, WHAT[kernel].format(rows=args.loss_rows, dtype=dtype)
 
 

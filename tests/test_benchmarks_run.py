@@ -43,7 +43,7 @@ def test_benchmark_runs_quick(script, argv, tmp_path, capsys):
     elif script == "bench_blocks":  # each kernel timed at the value in use and another, which is restored after
         import seqgan.kernels.sampling as sampling
 
-        for kernel in ("sample", "score", "loss"):
+        for kernel in ("sample", "score", "loss", "mle"):
             assert len(results[kernel]["seconds"]) == 2 and results[kernel]["in_use"] in results[kernel]["seconds"]
         assert sampling.SAMPLE_BLOCK_ROWS == results["sample"]["in_use"]
     else:
