@@ -41,6 +41,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-others", type=float, default=None,
                         help="also wait until other processes use at most this share of the CPUs (default 0.1; 1 quick)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    parser.add_argument("--malloc-tuning", action="store_true",
+                        help="keep freed memory for reuse, as `seqgan train` does (runtime.malloc_tuning, on there by "
+                             "default; process-wide, so every path of the run gets it)")
     add_max_steal_option(parser)
 
 
@@ -49,6 +52,8 @@ def resolve_run_options(args: argparse.Namespace) -> argparse.Namespace:
     args.max_steal = max_steal(args)
     args.max_others = (1.0 if args.quick else 0.1) if args.max_others is None else args.max_others
     args.repeats = (1 if args.quick else 3) if args.repeats is None else args.repeats
+    if args.malloc_tuning and not seqgan_cpu.keep_freed_memory():
+        raise SystemExit("--malloc-tuning needs glibc's mallopt, which this system lacks; run without it")
     return args
 
 

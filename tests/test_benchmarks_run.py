@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     ("bench_precision", ["--quick", "--threads", "1", "--d-sequences", "128"]),
     ("bench_malloc", ["--quick", "--threads", "1", "--work", "d_bf16"]),
     ("bench_blocks", ["--quick", "--threads", "1"]),
+    ("bench_dstep", ["--quick", "--threads", "1"]),
     pytest.param("bench_compile", ["--quick", "--threads", "1", "--work", "mle_step"],
                  marks=pytest.mark.skipif(not shutil.which("cc"), reason="torch.compile on CPU needs a C compiler")),
 ])
@@ -46,6 +47,12 @@ def test_benchmark_runs_quick(script, argv, tmp_path, capsys):
         for kernel in ("sample", "score", "loss", "mle"):
             assert len(results[kernel]["seconds"]) == 2 and results[kernel]["in_use"] in results[kernel]["seconds"]
         assert sampling.SAMPLE_BLOCK_ROWS == results["sample"]["in_use"]
+    elif script == "bench_dstep":  # the parts add up to the step; the floor is Adam plus the four casts
+        for split in results["split"].values():
+            assert split["step"] == pytest.approx(sum(v for k, v in split.items() if k != "step"))
+        traffic = results["weight_traffic"]
+        assert traffic["per step"] == pytest.approx(traffic["Adam"] + 2 * traffic["weight cast, after a step"]
+                                                    + 2 * traffic["gradient cast, after a step"])
     else:
         assert results["protocol_s"] > 0
 
