@@ -62,6 +62,11 @@ class OracleConfig:
     """Generator samples scored for NLL_oracle."""
     num_test: int = 10_000
     """Held-out oracle samples on which G_θ's own NLL (NLL_test, coverage) is measured; 0 skips it."""
+    fresh_positives: bool = False
+    """Give each discriminator step fresh oracle samples as its real sequences (train.num_negatives of them) instead of
+    the fixed training data S. The oracle is an unlimited source of real data, so D_φ cannot memorise its positives
+    (with S it does: `d/p_real_heldout` far below `d/p_real_training`). Not the paper's protocol, whose reference code
+    trains D on one fixed file; G_θ's MLE data stays S."""
 
     def __post_init__(self) -> None:
         _check(self.source in ("paper", "random"), f"oracle.source must be 'paper' or 'random', got {self.source!r}")

@@ -76,8 +76,8 @@ def findings(record: dict[str, Any]) -> dict[str, str]:
         found["d_memorised"] = (
             f"the discriminator has memorised its real sequences: it gives them P(real) {training:.2f} on average but "
             f"real sequences it never trained on {heldout:.2f}, so its reward favours closeness to the training set over "
-            "realism; give it more real sequences (oracle.num_train on the synthetic oracle), fewer train.d_steps or "
-            "train.d_epochs, or fewer discriminator.num_filters")
+            "realism; give it more real sequences (on the synthetic oracle: oracle.fresh_positives=true, or a larger "
+            "oracle.num_train), fewer train.d_steps or train.d_epochs, or fewer discriminator.num_filters")
     distinct = record.get("health/distinct")
     top = record.get("health/top_repeat")
     if distinct is not None and (distinct < DISTINCT_LOW or top > TOP_REPEAT_HIGH):

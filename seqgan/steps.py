@@ -43,9 +43,12 @@ def mle_epoch(trainer: SeqGANTrainer, opt: torch.optim.Optimizer) -> dict[str, f
 
 
 def negatives_and_positives(trainer: SeqGANTrainer) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fresh samples of G_θ and as many real sequences (all of them when there are fewer): this rank's share."""
+    """Fresh samples of G_θ and as many real sequences (all of them when there are fewer): this rank's share. With
+    oracle.fresh_positives the real ones are fresh oracle samples too."""
     num_negatives = trainer.cfg.train.num_negatives // trainer.dist.world
     negatives = trainer.generator.sample(num_negatives)
+    if trainer.cfg.oracle.fresh_positives:
+        return negatives, trainer.oracle.sample(num_negatives)
     real = trainer.real_data
     if num_negatives < len(real):  # keep the classes balanced, as the reference code's equal files
         real = real[torch.randperm(len(real), device=trainer.device)[:num_negatives]]

@@ -210,6 +210,9 @@ class SeqGANTrainer:
             start = 0
             self.eos = None
         else:
+            if cfg.oracle.fresh_positives:
+                raise ConfigError("oracle.fresh_positives draws D_φ's real sequences from the synthetic oracle, and a "
+                                  "corpus has none; drop oracle.fresh_positives for real data")
             if t.keep_best:
                 raise ConfigError("train.keep_best chooses MLE checkpoints on a validation draw of the oracle, and a "
                                   "corpus has none; drop train.keep_best for real data")

@@ -2,8 +2,10 @@
 
 import json
 
+import pytest
 import torch
 
+from seqgan.errors import ConfigError
 from seqgan.health import FIT_ROWS, diagnose, sample_health, sequence_keys, summarize_warnings
 from seqgan.run import train
 from seqgan.train import SeqGANTrainer
@@ -49,6 +51,32 @@ def test_evaluations_after_pretraining_record_how_d_scores_training_heldout_and_
     record = trainer.records[-1]
     assert (record["d/p_real_training"], record["d/p_real_heldout"]) == (1.0, 0.0)
     assert any("memorised its real sequences" in w for w in record["health/warnings"])
+
+
+def test_fresh_positives_give_d_new_oracle_samples_each_step_and_resume_exactly(tiny_cfg, tmp_path):
+    from seqgan import steps
+    from tests.runs import Crash, run_metrics
+
+    cfg = tiny_cfg.override(["oracle.fresh_positives=true"])
+    trainer = SeqGANTrainer(cfg)
+    known = set(sequence_keys(trainer.real_data))
+    first = steps.negatives_and_positives(trainer)[1]
+    second = steps.negatives_and_positives(trainer)[1]
+    assert len(first) == cfg.train.num_negatives and not torch.equal(first, second)
+    assert sum(k in known for k in sequence_keys(first)) < len(first) / 2  # not S, which the default uses
+    default = steps.negatives_and_positives(SeqGANTrainer(tiny_cfg))[1]
+    assert all(k in known for k in sequence_keys(default))
+    train(cfg, tmp_path / "whole")
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "cut", callbacks=Crash("adversarial", 3))
+    train(cfg, tmp_path / "cut", resume=True)
+    assert run_metrics(tmp_path / "cut") == run_metrics(tmp_path / "whole")
+
+
+def test_fresh_positives_need_the_oracle(tiny_cfg, text_corpus):
+    cfg = tiny_cfg.override(["data.source='file'", f"data.path={str(text_corpus)!r}", "oracle.fresh_positives=true"])
+    with pytest.raises(ConfigError, match="oracle.fresh_positives"):
+        SeqGANTrainer(cfg)
 
 
 def test_methods_whose_reward_is_not_d_record_no_fit_of_it(tiny_cfg):
