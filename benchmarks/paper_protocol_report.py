@@ -90,7 +90,8 @@ def report(run: Path, out: Path) -> str:
         f"Report written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()} by "
         f"`.venv/bin/python benchmarks/paper_protocol_report.py --run {run} --out {out}`.", "",
         f"**Where it stands:** phase `{where['phase']}`, {where['done']} units done in it; {hours:.2f} h of training "
-        "wall time at the last checkpoint.", "", *rows, "", *pace_lines(adv, schedule["adversarial"], finished),
+        "wall time at the last checkpoint.", "", *rows, "", *wall_lines(mle, adv),
+        *pace_lines(adv, schedule["adversarial"], finished),
         "D pretraining has no evaluations (the schedule evaluates G_θ in MLE pretraining and the adversarial phase).", "",
         *figures, "",
         *(["The health checks' warnings, each kind once:", "", *(line for w in warnings.values() for line in (f"> {w}", ""))]
@@ -154,6 +155,21 @@ def signal_lines(adv: list[dict[str, Any]], every: int = 10) -> list[str]:
             "| round | " + " | ".join(name for name, _, _ in columns) + " |", "|---:" * (len(columns) + 1) + "|",
             *("| " + " | ".join([str(r["epoch"]), *(cell(r, key, fmt) for _, key, fmt in columns)]) + " |" for r in rows),
             ""]
+
+
+def wall_lines(mle: list[dict[str, Any]], adv: list[dict[str, Any]]) -> list[str]:
+    """Where the wall time went, from the records' cumulative `time_s` (the run's own clock, carried over resumes, so
+    time lost to an interruption since the last checkpoint is not counted, but pauses of a running process are)."""
+    if not mle or not adv:
+        return []
+    spans = [("MLE pretraining (to its last evaluation)", mle[-1]["time_s"]),
+             ("D pretraining and adversarial round 0", adv[0]["time_s"] - mle[-1]["time_s"]),
+             (f"adversarial rounds 1–{adv[-1]['epoch']}", adv[-1]["time_s"] - adv[0]["time_s"])]
+    per_round = spans[2][1] / max(1, adv[-1]["epoch"])
+    return ["Where the wall time went, from the records' clock (`time_s`):", "", "| span | wall time |", "|---|---:|",
+            *(f"| {name} | {seconds / 3600:.2f} h |" for name, seconds in spans),
+            f"| total to round {adv[-1]['epoch']} | {adv[-1]['time_s'] / 3600:.2f} h |", "",
+            f"An adversarial round took {per_round / 60:.1f} min on average.", ""]
 
 
 def pace_lines(adv: list[dict[str, Any]], rounds: int, finished: bool) -> list[str]:

@@ -92,6 +92,12 @@ def test_paper_protocol_report_reads_a_run_in_progress_and_a_finished_one(tiny_c
     assert f"| real, the ones it trains on | {last['d/p_real_training']:.4f} |" in text
     assert f"| real, a held-out draw of the oracle | {last['d/p_real_heldout']:.4f} |" in text
     assert "| G_θ's samples | " in text
+    # where the wall time went: the three spans add up to the records' clock at the last evaluation
+    spans = [float(h) for h in re.findall(r"^\| (?:MLE pretraining|D pretraining and|adversarial rounds 1–3).*\| "
+                                          r"([0-9.]+) h \|$", text, flags=re.M)]
+    assert len(spans) == 3 and all(s >= 0 for s in spans)
+    total = float(re.search(r"^\| total to round 3 \| ([0-9.]+) h \|$", text, flags=re.M).group(1))
+    assert abs(sum(spans) - total) <= 0.011 and abs(total - last["time_s"] / 3600) <= 0.005
     for name in ("README.md", "figure2.png", "nll_test.png", "metrics.jsonl"):
         assert (tmp_path / "done" / name).is_file()
 
