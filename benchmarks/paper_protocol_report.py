@@ -1,10 +1,10 @@
 """The `paper` protocol's run as a report: where it stands, its learning curves, its figures beside the paper's.
 
 Reads a run folder of `seqgan train --preset paper` (finished or not) and writes into --out: `metrics.jsonl` (a copy
-of the run's records), `figure2.png` (NLL_oracle over MLE epochs, then adversarial rounds: the paper's Figure 2),
-`nll_test.png`, and `README.md` with the run's progress (phase, units done of the schedule's, wall time so far), the
-last and best figures beside the paper's Table 1 (SeqGAN 8.736, MLE 9.038) and the authors' log (8.68 after 150
-epochs), and the command that continues it.
+of the run's records), once the run has finished its `summary.json`, `figure2.png` (NLL_oracle over MLE epochs, then
+adversarial rounds: the paper's Figure 2), `nll_test.png`, and `README.md` with the run's progress (phase, units done
+of the schedule's, where the wall time went), the last and best figures beside the paper's Table 1 (SeqGAN 8.736, MLE
+9.038) and the authors' log (8.68 after 150 epochs), and the command that continues it.
 
     .venv/bin/python benchmarks/paper_protocol_report.py --run runs/paper --out reports/paper-protocol
 """
@@ -45,6 +45,8 @@ def report(run: Path, out: Path) -> str:
     where = progress(run)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run / "metrics.jsonl", out / "metrics.jsonl")
+    if (run / "summary.json").is_file():  # written when the run finishes
+        shutil.copyfile(run / "summary.json", out / "summary.json")
     plot_learning_curve(records, t.pretrain_epochs, out / "figure2.png")
     plot_learning_curve(records, t.pretrain_epochs, out / "nll_test.png", metric="nll_test")
 
@@ -89,8 +91,9 @@ def report(run: Path, out: Path) -> str:
         *(f"    {m}" for m in history), "",
         f"Report written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()} by "
         f"`.venv/bin/python benchmarks/paper_protocol_report.py --run {run} --out {out}`.", "",
-        f"**Where it stands:** phase `{where['phase']}`, {where['done']} units done in it; {hours:.2f} h of training "
-        "wall time at the last checkpoint.", "", *rows, "", *wall_lines(mle, adv),
+        (f"**Finished:** every phase of the schedule; {hours:.2f} h of training wall time." if finished else
+         f"**Where it stands:** phase `{where['phase']}`, {where['done']} units done in it; {hours:.2f} h of training "
+         "wall time at the last checkpoint."), "", *rows, "", *wall_lines(mle, adv),
         *pace_lines(adv, schedule["adversarial"], finished),
         "D pretraining has no evaluations (the schedule evaluates G_θ in MLE pretraining and the adversarial phase).", "",
         *figures, "",
@@ -99,7 +102,7 @@ def report(run: Path, out: Path) -> str:
         *signal_lines(adv),
         *fit_lines(discriminator_at_checkpoint(run, cfg), where),
         "Curves: [figure2.png](figure2.png) (NLL_oracle, the paper's Figure 2), [nll_test.png](nll_test.png); the "
-        "records: [metrics.jsonl](metrics.jsonl).", ""])
+        "records: [metrics.jsonl](metrics.jsonl)" + (", the run's [summary.json](summary.json)." if finished else "."), ""])
     (out / "README.md").write_text(text, encoding="utf-8")
     return text
 
@@ -122,7 +125,8 @@ def fit_lines(fit: dict[str, float] | None, where: dict[str, Any]) -> list[str]:
     if fit is None:
         return []
     heldout = fit.get("d/p_real_heldout")
-    return [f"D_φ at the last checkpoint ({where['phase']}, {where['done']} units done): the mean P(real) it gives "
+    when = "the run's end" if where["phase"] == "done" else f"{where['phase']}, {where['done']} units done"
+    return [f"D_φ at the last checkpoint ({when}): the mean P(real) it gives "
             f"each kind of sequence ({FIT_ROWS:,} of each; `seqgan.health.discriminator_fit`):", "",
             "| sequences | mean P(real) |", "|---|---:|",
             f"| real, the ones it trains on | {fit['d/p_real_training']:.4f} |",

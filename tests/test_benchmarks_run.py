@@ -77,7 +77,8 @@ def test_paper_protocol_report_reads_a_run_in_progress_and_a_finished_one(tiny_c
     train(tiny_cfg, run, resume=True)
     monkeypatch.setattr(paper_protocol_report, "AUTHORS_LOG_ROUND", 2)  # the tiny run's stand-in for round 150
     text = report(run, tmp_path / "done")
-    assert "(in progress)" not in text and "phase `done`" in text and "| adversarial | 4 | 4 |" in text
+    assert "(in progress)" not in text and "**Finished:** every phase" in text and "| adversarial | 4 | 4 |" in text
+    assert "D_φ at the last checkpoint (the run's end)" in text and "Recent pace" not in text
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     at_2 = next(r for r in records if r["phase"] == "adversarial" and r["epoch"] == 2)
     assert f"| NLL_oracle at the authors' log's point | {at_2['nll_oracle']:.3f} | round 2 | 8.68" in text
@@ -98,8 +99,9 @@ def test_paper_protocol_report_reads_a_run_in_progress_and_a_finished_one(tiny_c
     assert len(spans) == 3 and all(s >= 0 for s in spans)
     total = float(re.search(r"^\| total to round 3 \| ([0-9.]+) h \|$", text, flags=re.M).group(1))
     assert abs(sum(spans) - total) <= 0.011 and abs(total - last["time_s"] / 3600) <= 0.005
-    for name in ("README.md", "figure2.png", "nll_test.png", "metrics.jsonl"):
+    for name in ("README.md", "figure2.png", "nll_test.png", "metrics.jsonl", "summary.json"):
         assert (tmp_path / "done" / name).is_file()
+    assert not (tmp_path / "partial" / "summary.json").exists()  # the run writes it when it finishes
 
 
 def test_bench_peer_without_a_checkout_of_the_peer_says_what_to_do(tmp_path):
