@@ -100,7 +100,8 @@ def report(run: Path, out: Path) -> str:
         *(["The health checks' warnings, each kind once:", "", *(line for w in warnings.values() for line in (f"> {w}", ""))]
           if warnings else []),
         *signal_lines(adv),
-        *fit_lines(discriminator_at_checkpoint(run, cfg), where),
+        *fit_lines(discriminator_at_checkpoint(run, cfg),
+                   "the run's end" if finished else f"{where['phase']}, {where['done']} units done"),
         "Curves: [figure2.png](figure2.png) (NLL_oracle, the paper's Figure 2), [nll_test.png](nll_test.png); the "
         "records: [metrics.jsonl](metrics.jsonl)" + (", the run's [summary.json](summary.json)." if finished else "."), ""])
     (out / "README.md").write_text(text, encoding="utf-8")
@@ -120,12 +121,11 @@ def discriminator_at_checkpoint(run: Path, cfg: Any, samples: int = 10_000) -> d
     return discriminator_fit(trainer.discriminator.prob_real, trainer.real_data, trainer.test_data, generated)
 
 
-def fit_lines(fit: dict[str, float] | None, where: dict[str, Any]) -> list[str]:
+def fit_lines(fit: dict[str, float] | None, when: str) -> list[str]:
     """The table of `discriminator_at_checkpoint`, and the health check's verdict on it."""
     if fit is None:
         return []
     heldout = fit.get("d/p_real_heldout")
-    when = "the run's end" if where["phase"] == "done" else f"{where['phase']}, {where['done']} units done"
     return [f"D_φ at the last checkpoint ({when}): the mean P(real) it gives "
             f"each kind of sequence ({FIT_ROWS:,} of each; `seqgan.health.discriminator_fit`):", "",
             "| sequences | mean P(real) |", "|---|---:|",
